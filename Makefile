@@ -1,0 +1,57 @@
+# Every target creates what it needs first: the venv, the spaCy pipeline, a trained model.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+SPACY_MODEL := models/spacy/clinic_en
+MODEL := models/clinic.tar.gz
+export TF_CPP_MIN_LOG_LEVEL := 2
+export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
+export PYTHONHASHSEED := 0
+
+.PHONY: help venv spacy train run test test-rasa test-py validate bench clean
+
+help:
+	@echo "make run    set up what is missing, then chat with the assistant"
+	@echo "make test   set up what is missing, then run every test"
+	@echo "make train  train the Rasa model (only when data, domain or config changed)"
+	@echo "make bench  measure speed and memory, figures in bench/results/"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt scripts/bootstrap-venv.sh
+	@scripts/bootstrap-venv.sh
+	@touch $@
+
+venv: $(VENV)/.installed
+
+# A changed lexicon rebuilds the pipeline and drops old models: Rasa fingerprints SpacyNLP by
+# its path only, so the next `rasa train` must not reuse a model built with the old lexicon.
+$(SPACY_MODEL)/meta.json: $(VENV)/.installed bot/nlp/build_pipeline.py bot/nlp/lexicon.py $(wildcard bot/nlp/lexicon/*.yml)
+	$(PY) -m bot.nlp.build_pipeline --out $(SPACY_MODEL)
+	@rm -f models/*.tar.gz
+
+spacy: $(SPACY_MODEL)/meta.json
+
+# Rasa's fingerprinting decides whether anything changed since the last model.
+train: spacy
+	$(RASA) train --fixed-model-name clinic --out models
+
+validate: spacy
+	$(RASA) data validate --fail-on-warnings
+
+test-rasa: train validate
+	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
+
+test-py: train
+	$(PY) -m pytest
+
+test: test-rasa test-py
+
+run: train
+	$(PY) -m bot run
+
+bench: train
+	$(PY) -m bench
+
+clean:
+	rm -rf results .pytest_cache

@@ -1,0 +1,1 @@
+"""Custom actions for the clinic assistant (`rasa run actions`): thin over the clinic domain in bot.clinic."""

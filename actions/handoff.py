@@ -1,0 +1,73 @@
+"""Hand the conversation to clinic staff, and record a patient's request to change a booking."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import services, utc_now, verified_patient_id
+from actions.verification import locked_message
+from bot.clinic.escalations import open_escalation
+from bot.clinic.hours import reply_expectation
+from bot.clinic.requests import create_change_request
+
+# Why the conversation reached staff, from what the bot was doing when it happened.
+REASON_BY_LAST_INTENT = {"request_human": "asked_for_person", "nlu_fallback": "fallback"}
+
+
+def handoff_reason(tracker: Tracker) -> Text:
+    """The escalation reason for this handoff."""
+    return REASON_BY_LAST_INTENT.get((tracker.latest_message.get("intent") or {}).get("name"), "asked_for_person")
+
+
+def handoff_summary(tracker: Tracker) -> Text:
+    """A short, non-clinical summary for the inbox: the topics the patient asked about."""
+    intents = [(e.get("parse_data") or {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
+    recent = [i for i in intents if i][-5:]
+    verified = "verified patient" if verified_patient_id(tracker) else "not verified"
+    return f"{verified}; recent topics: {', '.join(recent) or 'none'}"
+
+
+class ActionHandoff(Action):
+    """Escalate to staff and tell the patient when to expect a reply; the bot then stays silent."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        now, clinic = utc_now(), services().settings.clinic
+        with services().session_factory.begin() as session:
+            open_escalation(session, sender_key=tracker.sender_id, reason=handoff_reason(tracker),
+                            summary=handoff_summary(tracker), priority="normal", now=now,
+                            patient_id=verified_patient_id(tracker))
+        dispatcher.utter_message(
+            text="I've asked a member of the clinic team to join this conversation; they will reply here. "
+            f"{reply_expectation(clinic, now)} If it's urgent, call {clinic.phone}."
+        )
+        return []
+
+
+class ActionSubmitChangeRequest(Action):
+    """Record a reschedule or cancellation request for staff; the booking itself is not changed."""
+
+    def name(self) -> Text:
+        return "action_submit_change_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        patient_id = verified_patient_id(tracker)
+        if patient_id is None:
+            locked_message(dispatcher)
+            return [SlotSet("change_details", None)]
+        kind = tracker.get_slot("change_kind") or "reschedule"
+        now, clinic = utc_now(), services().settings.clinic
+        with services().session_factory.begin() as session:
+            create_change_request(session, kind=kind, patient_id=patient_id, conversation_id=tracker.sender_id,
+                                  wishes=tracker.get_slot("change_details") or "", now=now)
+        what = "cancellation" if kind == "cancel" else "request to move your session"
+        dispatcher.utter_message(
+            text=f"Thanks, I've passed your {what} to the clinic team. Your booking stays as it is until they "
+            f"confirm the change with you. {reply_expectation(clinic, now)}"
+        )
+        return [SlotSet("change_details", None), SlotSet("change_kind", None)]

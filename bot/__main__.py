@@ -1,0 +1,150 @@
+"""Command line: `python -m bot COMMAND`.
+
+    db-upgrade               bring the database schema up to date (alembic upgrade head)
+    import-bookings FILE     import the clinic's bookings CSV (see bot/clinic/importer.py);
+                             like seed-demo, it upgrades the schema first
+    seed-demo                add the demo patients if the database has no patients
+
+To add a command, write `def add_x_arguments(parser)` (optional) and `def run_x(args, settings) -> int`
+(in this file or in its own module) and register a `Command` in `COMMANDS`. Only `main()`
+configures logging and reads the environment.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Dict, Optional, Sequence
+
+from bot.settings import Settings, SettingsError
+
+logger = logging.getLogger("bot")
+
+IMPORT_PROGRESS_EVERY = 1000
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """For commands that take no arguments."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its help line, how to read its arguments and what it runs (exit status back)."""
+
+    help: str
+    run: Callable[[argparse.Namespace, Settings], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+
+def _session_factory(settings: Settings):
+    """Upgrade the schema, then an (engine, session factory) for the settings' database."""
+    from bot.db.migrate import upgrade_database
+    from bot.db.session import create_db_engine, make_session_factory
+
+    upgrade_database(settings.database_url)
+    engine = create_db_engine(settings.database_url)
+    return engine, make_session_factory(engine)
+
+
+def run_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """`db-upgrade`: alembic upgrade head on the configured database."""
+    from bot.db.migrate import upgrade_database
+
+    upgrade_database(settings.database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    """`import-bookings FILE`."""
+    parser.add_argument("file", help="the bookings CSV exported from the clinic's system")
+
+
+def run_import_bookings(args: argparse.Namespace, settings: Settings) -> int:
+    """`import-bookings FILE`: import the CSV; exit 1 listing every problem if it is not valid."""
+    from bot.clinic.importer import BookingImportError, import_bookings
+
+    def show_progress(done: int, total: int) -> None:
+        print(f"imported {done}/{total} rows", file=sys.stderr, flush=True)
+
+    engine, factory = _session_factory(settings)
+    try:
+        report = import_bookings(
+            factory, args.file, settings.default_phone_region,
+            progress=show_progress, progress_every=IMPORT_PROGRESS_EVERY,
+        )
+    except BookingImportError as error:
+        print(error.describe(), file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(
+        f"imported {report.rows} rows: {report.patients_created} patients created, "
+        f"{report.patients_updated} updated; {report.appointments_created} appointments created, "
+        f"{report.appointments_updated} updated; {report.unchanged} rows unchanged"
+    )
+    return 0
+
+
+def run_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """`seed-demo`: upgrade the schema, then add the demo patients if there are no patients."""
+    from bot.clinic.demo import seed_demo_clinic
+
+    engine, factory = _session_factory(settings)
+    now = datetime.now(timezone.utc)
+    try:
+        info = seed_demo_clinic(factory, now, settings.clinic.timezone)
+    finally:
+        engine.dispose()
+    if info is None:
+        print("the database already has patients; demo data not added")
+        return 0
+    print("added demo patients (try them in the chat: reference + date of birth):")
+    for line in info.describe(now, settings.clinic.timezone):
+        print(f"  {line}")
+    return 0
+
+
+COMMANDS: Dict[str, Command] = {
+    "db-upgrade": Command("bring the database schema up to date (alembic upgrade head)", run_db_upgrade),
+    "import-bookings": Command("import the clinic's bookings CSV", run_import_bookings, add_import_arguments),
+    "seed-demo": Command("add demo patients to an empty database", run_seed_demo),
+}
+
+
+def build_parser(commands: Dict[str, Command]) -> argparse.ArgumentParser:
+    """The argument parser with one subparser per command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Hair-clinic patient assistant")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, command in commands.items():
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        command.add_arguments(sub)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at `level` (the application never logs personal data at INFO or above)."""
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse the command line, read the settings, configure logging and run the command."""
+    args = build_parser(COMMANDS).parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    return COMMANDS[args.command].run(args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

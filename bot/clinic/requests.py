@@ -1,0 +1,99 @@
+"""Requests the assistant hands to staff: reschedule, cancel, or erase a patient's data.
+
+The assistant never changes a booking itself; it records what the patient wants, attached to
+their next booked session, and staff mark the request done from the console.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import List, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.clinic import audit
+from bot.clinic.bookings import next_booked_session
+from bot.db.models import REQUEST_KINDS, StaffRequest
+
+logger = logging.getLogger(__name__)
+
+MAX_WISHES_CHARS = 2000
+KINDS_ABOUT_NEXT_SESSION = ("reschedule", "cancel")
+
+
+def create_change_request(
+    session: Session,
+    *,
+    kind: str,
+    patient_id: Optional[int],
+    conversation_id: str,
+    wishes: str,
+    now: datetime,
+) -> StaffRequest:
+    """Record a request for staff; reschedule/cancel get the patient's next booked session attached."""
+    if kind not in REQUEST_KINDS:
+        raise ValueError(f"kind must be one of {REQUEST_KINDS}, not {kind!r}")
+    appointment_id = None
+    if kind in KINDS_ABOUT_NEXT_SESSION and patient_id is not None:
+        upcoming = next_booked_session(session, patient_id, now)
+        appointment_id = upcoming.appointment_id if upcoming else None
+    request = StaffRequest(
+        kind=kind,
+        patient_id=patient_id,
+        appointment_id=appointment_id,
+        conversation_id=conversation_id,
+        wishes=(wishes or "").strip()[:MAX_WISHES_CHARS],
+        status="open",
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    audit.record(
+        session,
+        actor_type="patient",
+        actor_id=patient_id,
+        action="staff_request_created",
+        subject_type="staff_request",
+        subject_id=request.id,
+        detail={"kind": kind, "appointment_id": appointment_id},
+        now=now,
+    )
+    logger.info("staff request %s created (%s)", request.id, kind)
+    return request
+
+
+def open_requests(session: Session) -> List[StaffRequest]:
+    """Requests still waiting for staff, oldest first."""
+    query = (
+        select(StaffRequest)
+        .where(StaffRequest.status == "open")
+        .order_by(StaffRequest.created_at, StaffRequest.id)
+    )
+    return list(session.execute(query).scalars())
+
+
+def mark_request_done(
+    session: Session, request_id: int, staff_user_id: Optional[int], now: datetime
+) -> StaffRequest:
+    """Close a request on behalf of a member of staff; closing it twice changes nothing."""
+    request = session.get(StaffRequest, request_id)
+    if request is None:
+        raise LookupError(f"no staff request with id {request_id}")
+    if request.status == "done":
+        return request
+    request.status = "done"
+    request.done_at = now
+    request.done_by = staff_user_id
+    audit.record(
+        session,
+        actor_type="staff",
+        actor_id=staff_user_id,
+        action="staff_request_done",
+        subject_type="staff_request",
+        subject_id=request.id,
+        detail={"kind": request.kind},
+        now=now,
+    )
+    logger.info("staff request %s marked done", request.id)
+    return request

@@ -1,0 +1,205 @@
+"""Prove who a patient is before talking about their bookings.
+
+Web chat: clinic reference plus date of birth (`verify_by_reference`). SMS and WhatsApp: the
+sender's phone number (`identify_by_phone`).
+
+Locking, checked before anything is compared so that a locked patient cannot be verified even
+with the right details:
+- a conversation with MAX_FAILED_ATTEMPTS mismatches (ever) is locked;
+- a patient with MAX_FAILED_ATTEMPTS mismatches in the last LOCK_WINDOW, from any conversations,
+  is locked until older mismatches leave the window.
+Refused ("locked") tries are recorded but do not count as mismatches, so a patient who keeps
+trying while locked is not locked for longer.
+
+No enumeration: an unknown reference and a wrong date of birth give the same outcome, the same
+`attempts_left` (counted per conversation) and no patient id. What was typed is never stored or
+logged; attempts and audit rows hold only ids, outcomes and times.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.clinic import audit
+from bot.clinic.bookings import (  # noqa: F401  (normalise_reference is part of this module's API)
+    PatientView,
+    find_patient_by_phone,
+    find_patient_by_ref,
+    normalise_phone,
+    normalise_reference,
+)
+from bot.db.models import Patient, VerificationAttempt
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILED_ATTEMPTS = 5
+LOCK_WINDOW = timedelta(hours=1)
+OLDEST_AGE_YEARS = 130
+
+MONTHS = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3,
+    "apr": 4, "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7,
+    "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9, "oct": 10, "october": 10,
+    "nov": 11, "november": 11, "dec": 12, "december": 12,
+}
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
+_NUMERIC_DAY_FIRST = re.compile(r"^(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2}|\d{4})$")
+_DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[ -]?([a-z]+)\.?[ -]?(\d{2}|\d{4})$")
+_MONTH_NAME_DAY = re.compile(r"^([a-z]+)\.?[ -]?(\d{1,2})[ -](\d{2}|\d{4})$")
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """The outcome of one identity check; `patient_id` is set only when verified."""
+
+    outcome: str  # "verified" | "mismatch" | "locked"
+    patient_id: Optional[int]
+    attempts_left: int
+
+
+def _clean_date_text(text: str) -> str:
+    """Lower-case, drop ordinals ("14th"), "of", commas and repeated spaces."""
+    cleaned = (text or "").strip().lower().replace(",", " ")
+    cleaned = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", cleaned)
+    cleaned = re.sub(r"\b(of|the)\b", " ", cleaned)
+    return re.sub(r"\s+", " ", cleaned).strip()
+
+
+def _full_year(year_text: str, month: int, day: int, today: date) -> Optional[int]:
+    """Four-digit year; a two-digit one is the latest century that puts the date in the past."""
+    year = int(year_text)
+    if len(year_text) == 4:
+        return year
+    for candidate in ((today.year // 100) * 100 + year, (today.year // 100 - 1) * 100 + year):
+        try:
+            if date(candidate, month, day) <= today:
+                return candidate
+        except ValueError:
+            continue
+    return None
+
+
+def _split_date(text: str):
+    """(day, month, year text) from one of the accepted shapes, or None."""
+    match = _ISO.match(text)
+    if match:
+        return int(match.group(3)), int(match.group(2)), match.group(1)
+    match = _NUMERIC_DAY_FIRST.match(text)
+    if match:
+        return int(match.group(1)), int(match.group(2)), match.group(3)
+    match = _DAY_MONTH_NAME.match(text)
+    if match and match.group(2) in MONTHS:
+        return int(match.group(1)), MONTHS[match.group(2)], match.group(3)
+    match = _MONTH_NAME_DAY.match(text)
+    if match and match.group(1) in MONTHS:
+        return int(match.group(2)), MONTHS[match.group(1)], match.group(3)
+    return None
+
+
+def parse_date_of_birth(text: str, today: date) -> Optional[date]:
+    """A date of birth from what a patient typed, or None if it is not a real past date.
+
+    Accepts 14/03/1985, 14-03-1985, 14.03.1985, 14 03 1985 (always day first), 1985-03-14,
+    14 March 1985, 14th of March 1985, 14 Mar 85, March 14 1985, March 14th, 1985. A two-digit
+    year is put in the century that makes the date past. Future dates, impossible dates and
+    dates more than 130 years ago give None.
+    """
+    parts = _split_date(_clean_date_text(text))
+    if parts is None:
+        return None
+    day, month, year_text = parts
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    year = _full_year(year_text, month, day, today)
+    if year is None:
+        return None
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return None
+    if born > today or born.year < today.year - OLDEST_AGE_YEARS:
+        return None
+    return born
+
+
+def _count_mismatches(session: Session, *conditions) -> int:
+    """How many mismatched attempts match `conditions`."""
+    query = select(func.count(VerificationAttempt.id)).where(
+        VerificationAttempt.outcome == "mismatch", *conditions
+    )
+    return session.execute(query).scalar_one()
+
+
+def _is_locked(session: Session, conversation_id: str, patient_id: Optional[int], now: datetime) -> bool:
+    """True when the conversation, or the patient within the last hour, has used up its attempts."""
+    in_conversation = _count_mismatches(session, VerificationAttempt.conversation_id == conversation_id)
+    if in_conversation >= MAX_FAILED_ATTEMPTS:
+        return True
+    if patient_id is None:
+        return False
+    recent = _count_mismatches(
+        session,
+        VerificationAttempt.patient_id == patient_id,
+        VerificationAttempt.attempted_at > now - LOCK_WINDOW,
+    )
+    return recent >= MAX_FAILED_ATTEMPTS
+
+
+def verify_by_reference(
+    session: Session, conversation_id: str, reference_text: str, dob_text: str, now: datetime
+) -> VerificationResult:
+    """Check a clinic reference and date of birth; record the attempt and an audit row."""
+    patient = find_patient_by_ref(session, reference_text)
+    patient_id = patient.id if patient else None
+    if _is_locked(session, conversation_id, patient_id, now):
+        outcome = "locked"
+    else:
+        born = parse_date_of_birth(dob_text, now.date())
+        stored = session.get(Patient, patient_id).date_of_birth if patient_id is not None else None
+        outcome = "verified" if born is not None and born == stored else "mismatch"
+
+    session.add(
+        VerificationAttempt(
+            conversation_id=conversation_id,
+            patient_id=patient_id,
+            succeeded=outcome == "verified",
+            outcome=outcome,
+            attempted_at=now,
+        )
+    )
+    session.flush()
+    used = _count_mismatches(session, VerificationAttempt.conversation_id == conversation_id)
+    attempts_left = 0 if outcome == "locked" else max(MAX_FAILED_ATTEMPTS - used, 0)
+    action = {"verified": "verification_succeeded", "mismatch": "verification_failed"}.get(
+        outcome, "verification_locked"
+    )
+    audit.record(
+        session,
+        actor_type="patient",
+        actor_id=patient_id if outcome == "verified" else None,
+        action=action,
+        subject_type="patient" if patient_id is not None else None,
+        subject_id=patient_id,
+        detail={"attempts_left": attempts_left},
+        now=now,
+    )
+    logger.info("identity check by reference: %s (%d attempts left)", outcome, attempts_left)
+    return VerificationResult(
+        outcome=outcome,
+        patient_id=patient_id if outcome == "verified" else None,
+        attempts_left=attempts_left,
+    )
+
+
+def identify_by_phone(session: Session, raw_phone: str, default_region: str) -> Optional[PatientView]:
+    """The patient whose phone number sent this SMS/WhatsApp message ("whatsapp:+44…" is fine)."""
+    phone = normalise_phone(raw_phone, default_region)
+    if phone is None:
+        return None
+    return find_patient_by_phone(session, phone)

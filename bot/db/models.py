@@ -1,0 +1,354 @@
+"""The clinic database: patients and their bookings, conversations, staff and the audit log.
+
+Declarative SQLAlchemy 1.4 models. Every timestamp is a `UTCDateTime`: it accepts only
+timezone-aware datetimes, stores naive UTC and reads back aware UTC, so SQLite and PostgreSQL
+behave the same. Choice columns are plain strings guarded by CHECK constraints (no native enums:
+they are awkward to migrate). Duplicates that must never exist are made impossible by unique
+constraints, so idempotency lives in the database.
+
+The schema itself is created by the Alembic migration in `bot/db/migrations/`, never by
+`create_all()`; a change here needs a new migration there.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, List, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship, validates
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+CHANNELS = ("web", "sms", "whatsapp")
+APPOINTMENT_STATUSES = ("booked", "completed", "cancelled", "no_show")
+ACTOR_TYPES = ("staff", "bot", "system", "patient")
+REQUEST_KINDS = ("reschedule", "cancel", "delete_data")
+REQUEST_STATUSES = ("open", "done")
+STAFF_ROLES = ("staff", "clinician", "admin")
+CONVERSATION_OWNERS = ("bot", "staff")
+MESSAGE_DIRECTIONS = ("in", "out")
+MESSAGE_AUTHORS = ("patient", "bot", "staff", "system")
+ESCALATION_REASONS = (
+    "asked_for_person",
+    "fallback",
+    "booking_change",
+    "red_flag",
+    "engine_error",
+    "verification_locked",
+)
+ESCALATION_PRIORITIES = ("urgent", "normal")
+ESCALATION_STATUSES = ("waiting", "assigned", "resolved")
+VERIFICATION_OUTCOMES = ("verified", "mismatch", "locked")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def one_of(column: str, values: Iterable[str]) -> str:
+    """A CHECK expression limiting `column` to `values` (values are fixed literals, not input)."""
+    quoted = ", ".join(f"'{value}'" for value in values)
+    return f"{column} IN ({quoted})"
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored as naive UTC; reading gives it back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        """Refuse naive datetimes (their zone is a guess); store the UTC wall time."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect: Any) -> Optional[datetime]:
+        """Mark the stored UTC wall time as UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Patient(Base):
+    """A patient of the clinic, known by the clinic's own reference (e.g. MC-1001)."""
+
+    __tablename__ = "patients"
+
+    id = Column(Integer, primary_key=True)
+    clinic_ref = Column(String(32), nullable=False, unique=True)
+    full_name = Column(String(200), nullable=False)
+    phone_e164 = Column(String(20), nullable=True, unique=True)
+    date_of_birth = Column(Date, nullable=False)
+    email = Column(String(254), nullable=True)
+    preferred_channel = Column(String(16), nullable=False, default="web", server_default="web")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    courses: List["TreatmentCourse"] = relationship(
+        "TreatmentCourse", back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (CheckConstraint(one_of("preferred_channel", CHANNELS), name="preferred_channel"),)
+
+    @validates("clinic_ref")
+    def _upper_ref(self, _key: str, value: str) -> str:
+        """Store references upper-case without surrounding spaces."""
+        return value.strip().upper()
+
+
+class TreatmentCourse(Base):
+    """A planned course of one treatment for one patient."""
+
+    __tablename__ = "treatment_courses"
+
+    id = Column(Integer, primary_key=True)
+    patient_id = Column(Integer, ForeignKey("patients.id", ondelete="CASCADE"), nullable=False)
+    treatment = Column(String(120), nullable=False)
+    planned_sessions = Column(Integer, nullable=False)
+
+    patient: Patient = relationship("Patient", back_populates="courses")
+    appointments: List["Appointment"] = relationship(
+        "Appointment", back_populates="course", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __table_args__ = (
+        UniqueConstraint("patient_id", "treatment", name="uq_treatment_courses_patient_treatment"),
+        CheckConstraint("planned_sessions >= 0", name="planned_sessions_not_negative"),
+    )
+
+
+class Appointment(Base):
+    """One session of a course; `source_key` is the booking import's identity for it."""
+
+    __tablename__ = "appointments"
+
+    id = Column(Integer, primary_key=True)
+    course_id = Column(Integer, ForeignKey("treatment_courses.id", ondelete="CASCADE"), nullable=False)
+    starts_at = Column(UTCDateTime, nullable=False)
+    duration_min = Column(Integer, nullable=False)
+    status = Column(String(16), nullable=False, default="booked")
+    practitioner = Column(String(120), nullable=True)
+    source_key = Column(String(120), nullable=False, unique=True)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    course: TreatmentCourse = relationship("TreatmentCourse", back_populates="appointments")
+
+    __table_args__ = (
+        CheckConstraint(one_of("status", APPOINTMENT_STATUSES), name="status"),
+        CheckConstraint("duration_min > 0", name="duration_positive"),
+        Index("ix_appointments_course_id_starts_at", "course_id", "starts_at"),
+    )
+
+
+class VerificationAttempt(Base):
+    """One try at proving identity; never holds what was typed (reference or date of birth)."""
+
+    __tablename__ = "verification_attempts"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    patient_id = Column(Integer, ForeignKey("patients.id", ondelete="SET NULL"), nullable=True, index=True)
+    succeeded = Column(Boolean, nullable=False)
+    # "mismatch" attempts count towards the lock; "locked" ones are refused without comparing.
+    outcome = Column(String(16), nullable=False)
+    attempted_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (CheckConstraint(one_of("outcome", VERIFICATION_OUTCOMES), name="outcome"),)
+
+
+class AuditLog(Base):
+    """Who did what to which record; `detail` carries ids and counts, never personal data."""
+
+    __tablename__ = "audit_log"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    actor_type = Column(String(16), nullable=False)
+    actor_id = Column(String(64), nullable=True)
+    action = Column(String(64), nullable=False)
+    subject_type = Column(String(32), nullable=True)
+    subject_id = Column(String(64), nullable=True)
+    detail = Column(JSON, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(one_of("actor_type", ACTOR_TYPES), name="actor_type"),
+        Index("ix_audit_log_subject", "subject_type", "subject_id"),
+    )
+
+
+class StaffUser(Base):
+    """A member of staff who signs in to the console."""
+
+    __tablename__ = "staff_users"
+
+    id = Column(Integer, primary_key=True)
+    email = Column(String(254), nullable=False, unique=True)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False, default="staff")
+    failed_logins = Column(Integer, nullable=False, default=0, server_default="0")
+    locked_until = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (CheckConstraint(one_of("role", STAFF_ROLES), name="role"),)
+
+
+class StaffRequest(Base):
+    """Something the bot cannot do itself and hands to staff (reschedule, cancel, erase data)."""
+
+    __tablename__ = "staff_requests"
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)
+    patient_id = Column(Integer, ForeignKey("patients.id", ondelete="SET NULL"), nullable=True, index=True)
+    appointment_id = Column(Integer, ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True)
+    conversation_id = Column(String(128), nullable=False)
+    wishes = Column(Text, nullable=False, default="")
+    status = Column(String(8), nullable=False, default="open")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    done_at = Column(UTCDateTime, nullable=True)
+    done_by = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(one_of("kind", REQUEST_KINDS), name="kind"),
+        CheckConstraint(one_of("status", REQUEST_STATUSES), name="status"),
+        Index("ix_staff_requests_status_created_at", "status", "created_at"),
+    )
+
+
+class Conversation(Base):
+    """One sender on one channel (web session id or E.164 phone), owned by the bot or by staff."""
+
+    __tablename__ = "conversations"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)
+    external_id = Column(String(128), nullable=False)
+    patient_id = Column(Integer, ForeignKey("patients.id", ondelete="SET NULL"), nullable=True, index=True)
+    owner = Column(String(8), nullable=False, default="bot", server_default="bot")
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_patient_message_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),
+        CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+        CheckConstraint(one_of("owner", CONVERSATION_OWNERS), name="owner"),
+    )
+
+
+class Message(Base):
+    """One message in a conversation, in or out."""
+
+    __tablename__ = "messages"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    direction = Column(String(4), nullable=False)
+    author = Column(String(8), nullable=False)
+    staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    text = Column(Text, nullable=False)
+    channel_message_id = Column(String(128), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(one_of("direction", MESSAGE_DIRECTIONS), name="direction"),
+        CheckConstraint(one_of("author", MESSAGE_AUTHORS), name="author"),
+        Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+    )
+
+
+class InboundReceipt(Base):
+    """A webhook message already received; the unique key makes redelivery a no-op."""
+
+    __tablename__ = "inbound_receipts"
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(16), nullable=False)
+    channel_message_id = Column(String(128), nullable=False)
+    received_at = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+
+    __table_args__ = (
+        UniqueConstraint("channel", "channel_message_id", name="uq_inbound_receipts_channel_message"),
+    )
+
+
+class Escalation(Base):
+    """A conversation waiting for (or handled by) a person."""
+
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(
+        Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    reason = Column(String(32), nullable=False)
+    summary = Column(Text, nullable=False, default="")
+    priority = Column(String(8), nullable=False, default="normal")
+    status = Column(String(8), nullable=False, default="waiting")
+    assigned_to = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    resolved_at = Column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(one_of("reason", ESCALATION_REASONS), name="reason"),
+        CheckConstraint(one_of("priority", ESCALATION_PRIORITIES), name="priority"),
+        CheckConstraint(one_of("status", ESCALATION_STATUSES), name="status"),
+        Index("ix_escalations_status_created_at", "status", "created_at"),
+    )
+
+
+class ConsentRecord(Base):
+    """Whether a phone number has opted out of messages on a channel (STOP / START)."""
+
+    __tablename__ = "consent_records"
+
+    id = Column(Integer, primary_key=True)
+    phone_e164 = Column(String(20), nullable=False)
+    channel = Column(String(16), nullable=False)
+    opted_out = Column(Boolean, nullable=False, default=False)
+    changed_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("phone_e164", "channel", name="uq_consent_records_phone_channel"),
+        CheckConstraint(one_of("channel", CHANNELS), name="channel"),
+    )
+
+
+class StaffNote(Base):
+    """A private note by staff on a conversation; never sent to the patient."""
+
+    __tablename__ = "staff_notes"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(
+        Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    text = Column(Text, nullable=False)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -1,0 +1,124 @@
+"""Every setting of the application, read in one place from the environment.
+
+`Settings.from_env()` is the only function that reads `os.environ`; the clinic's own profile
+(name, timezone, opening hours, prices, aftercare timings) comes from the YAML file that
+`CLINIC_PROFILE` names, with a few fields overridable from the environment.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Dict, Mapping, Optional, Tuple
+from zoneinfo import ZoneInfo
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'clinic.db'}"
+DEFAULT_CLINIC_PROFILE = PROJECT_ROOT / "clinic.yml"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class OpeningHours:
+    """Opening hours per weekday (0 = Monday); a day missing from `days` is closed."""
+
+    days: Mapping[int, Tuple[time, time]]
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, str]) -> "OpeningHours":
+        """Read `{"monday": "09:00-18:00", "sunday": "closed"}`."""
+        days: Dict[int, Tuple[time, time]] = {}
+        for index, name in enumerate(WEEKDAYS):
+            value = str(raw.get(name, "closed")).strip().lower()
+            if value in ("closed", ""):
+                continue
+            try:
+                start_text, end_text = value.split("-")
+                days[index] = (time.fromisoformat(start_text.strip()), time.fromisoformat(end_text.strip()))
+            except ValueError as error:
+                raise SettingsError(f"opening_hours.{name}: expected HH:MM-HH:MM, got {value!r}") from error
+        return cls(days=days)
+
+
+@dataclass(frozen=True)
+class ClinicProfile:
+    """What the assistant says about the clinic itself."""
+
+    name: str
+    timezone: ZoneInfo
+    phone: str
+    emergency_number: str
+    privacy_notice_url: str
+    currency: str
+    opening_hours: OpeningHours
+    prices: Mapping[str, float]
+    aftercare_hours: Mapping[str, int]
+    preparation_hours: Mapping[str, int]
+
+    @classmethod
+    def load(cls, path: Path, environ: Mapping[str, str]) -> "ClinicProfile":
+        """Read the profile file, then apply the environment's overrides."""
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError as error:
+            raise SettingsError(f"CLINIC_PROFILE: no such file {path}") from error
+        tz_name = environ.get("CLINIC_TZ") or raw.get("timezone", "Europe/London")
+        try:
+            timezone = ZoneInfo(tz_name)
+        except Exception as error:  # zoneinfo raises several kinds for a bad key
+            raise SettingsError(f"CLINIC_TZ: unknown timezone {tz_name!r}") from error
+        return cls(
+            name=environ.get("CLINIC_NAME") or raw.get("name", "The clinic"),
+            timezone=timezone,
+            phone=environ.get("CLINIC_PHONE") or str(raw.get("phone", "")),
+            emergency_number=environ.get("EMERGENCY_NUMBER") or str(raw.get("emergency_number", "999")),
+            privacy_notice_url=environ.get("PRIVACY_NOTICE_URL") or str(raw.get("privacy_notice_url", "")),
+            currency=str(raw.get("currency", "GBP")),
+            opening_hours=OpeningHours.parse(raw.get("opening_hours") or {}),
+            prices={str(k): float(v) for k, v in (raw.get("prices") or {}).items()},
+            aftercare_hours={str(k): int(v) for k, v in (raw.get("aftercare_hours") or {}).items()},
+            preparation_hours={str(k): int(v) for k, v in (raw.get("preparation_hours") or {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The application's configuration; build it with `Settings.from_env()`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: Optional[str] = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    action_endpoint_url: str = "http://127.0.0.1:5055/webhook"
+    model_path: Path = PROJECT_ROOT / "models"
+    default_phone_region: str = "GB"
+    log_level: str = "INFO"
+    clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        """Build the settings from environment variables (documented in `.env.example`)."""
+        env = os.environ if environ is None else environ
+        profile_path = Path(env.get("CLINIC_PROFILE") or DEFAULT_CLINIC_PROFILE)
+        try:
+            port = int(env.get("PORT", "8000"))
+        except ValueError as error:
+            raise SettingsError(f"PORT: expected a number, got {env.get('PORT')!r}") from error
+        return cls(
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=env.get("REDIS_URL") or None,
+            host=env.get("HOST", "127.0.0.1"),
+            port=port,
+            action_endpoint_url=env.get("ACTION_ENDPOINT_URL", "http://127.0.0.1:5055/webhook"),
+            model_path=Path(env.get("MODEL_PATH") or PROJECT_ROOT / "models"),
+            default_phone_region=env.get("DEFAULT_PHONE_REGION", "GB"),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            clinic=ClinicProfile.load(profile_path, env),
+        )
