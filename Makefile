@@ -37,7 +37,7 @@ train: spacy
 	$(RASA) train --fixed-model-name clinic --out models
 
 validate: spacy
-	$(RASA) data validate --fail-on-warnings
+	$(PY) scripts/validate.py
 
 test-rasa: train validate
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core

@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import (HANDOFF_BUTTON, first_entity_value, pending_personal_question, services,
+from actions.common import (first_entity_value, pending_personal_question, services,
                             utc_now, verified_patient_id)
 from actions.verification import locked_message
 from bot.clinic import aftercare, bookings
@@ -118,14 +118,15 @@ def answer_personal(dispatcher: CollectingDispatcher, patient_id: int, message: 
 def general_preparation(dispatcher: CollectingDispatcher, message: Dict[Text, Any]) -> None:
     """The general preparation answer, naming what the patient asked about when we know it."""
     substance = substance_asked(message)
-    key = substance.lower() if substance else None
-    if key in aftercare.PRESCRIBED_ANTICOAGULANTS:
+    kind = aftercare.classify_substance(substance)
+    hours = services().settings.clinic.preparation_hours.get("blood_thinning", 48)
+    if kind == "prescribed":
         dispatcher.utter_message(text=f"Please do not stop {substance} on your own. Tell your doctor and the "
                                  "clinic before your session; they will decide together what is safe.")
-    elif key is not None and key not in aftercare.KNOWN_BLOOD_THINNING:
+    elif kind == "unknown":
         dispatcher.utter_message(text=f"I can't advise on {substance}. Please ask your clinician before your session.")
-    elif key is not None:
-        dispatcher.utter_message(text=f"Please avoid {substance} for 48 hours before your session: it can "
+    elif kind == "avoid":
+        dispatcher.utter_message(text=f"Please avoid {substance} for {hours} hours before your session: it can "
                                  "thin the blood and raise the risk of bruising and bleeding. If a doctor "
                                  "prescribed it for you, ask your doctor before stopping.")
     else:

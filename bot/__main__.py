@@ -1,5 +1,6 @@
 """Command line: `python -m bot COMMAND`.
 
+    run                      the assistant on the embedded default (SQLite, demo clinic data)
     db-upgrade               bring the database schema up to date (alembic upgrade head)
     import-bookings FILE     import the clinic's bookings CSV (see bot/clinic/importer.py);
                              like seed-demo, it upgrades the schema first
@@ -107,7 +108,16 @@ def run_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_assistant(args: argparse.Namespace, settings: Settings) -> int:
+    """`run`: prepare the database (demo clinic when empty), then chat with the assistant."""
+    from bot.runner import run_terminal_chat
+
+    status = run_seed_demo(args, settings)
+    return status or run_terminal_chat(settings)
+
+
 COMMANDS: Dict[str, Command] = {
+    "run": Command("serve the assistant on the embedded default (SQLite, demo clinic)", run_assistant),
     "db-upgrade": Command("bring the database schema up to date (alembic upgrade head)", run_db_upgrade),
     "import-bookings": Command("import the clinic's bookings CSV", run_import_bookings, add_import_arguments),
     "seed-demo": Command("add demo patients to an empty database", run_seed_demo),

@@ -103,3 +103,14 @@ def any_db_url(request) -> str:
 def any_session_factory(any_db_url: str):
     """A session factory over each backend in turn, migrated to head."""
     yield from _migrated_factory(any_db_url)
+
+
+TRAINED_MODEL = Path(__file__).resolve().parents[1] / "models" / "clinic.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The model `make train` built; its absence is a failure, never a skip."""
+    if not TRAINED_MODEL.exists():
+        pytest.fail(f"{TRAINED_MODEL} is missing: run `make train` (make test does it first)")
+    return TRAINED_MODEL

@@ -1,0 +1,77 @@
+"""`python -m bot run`: the assistant on the embedded default, in the terminal.
+
+Prepares the database (schema, demo clinic when empty), starts Rasa's action server next to the
+assistant, then opens `rasa shell` on the trained model. The web, WhatsApp and SMS channels are
+served by the application in bot/ once they exist; this is the terminal way to chat.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator
+from urllib.parse import urlsplit
+
+from bot.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+MODEL_FILE = "clinic.tar.gz"
+ACTION_SERVER_START_SECONDS = 60
+
+
+def child_environment(settings: Settings) -> Dict[str, str]:
+    """The environment for the action server and Rasa: the same database and action URL."""
+    return dict(os.environ, DATABASE_URL=settings.database_url, ACTION_ENDPOINT_URL=settings.action_endpoint_url)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float) -> None:
+    """Poll the action server's /health until it answers, or fail if it exits or takes too long."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the action server exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the action server did not answer {url} within {seconds:.0f} s")
+
+
+@contextmanager
+def action_server(settings: Settings) -> Iterator[subprocess.Popen]:
+    """Run `python -m rasa_sdk --actions actions` on the port of ACTION_ENDPOINT_URL for the block."""
+    endpoint = urlsplit(settings.action_endpoint_url)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(endpoint.port or 5055)],
+        cwd=PROJECT_ROOT, env=child_environment(settings),
+    )
+    try:
+        wait_until_healthy(f"{endpoint.scheme}://{endpoint.netloc}/health", process, ACTION_SERVER_START_SECONDS)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_terminal_chat(settings: Settings) -> int:
+    """Chat with the assistant in this terminal until the patient types /stop."""
+    model = Path(settings.model_path) / MODEL_FILE
+    if not model.exists():
+        print(f"no trained model at {model}: run `make train` (make run does it for you)", file=sys.stderr)
+        return 1
+    with action_server(settings):
+        print("\nType a message as a patient would; /stop ends the chat.\n", flush=True)
+        return subprocess.call(
+            [sys.executable, "-m", "rasa", "shell", "--model", str(model), "--endpoints", "endpoints.yml",
+             "--quiet"],
+            cwd=PROJECT_ROOT, env=child_environment(settings),
+        )

@@ -1,0 +1,152 @@
+"""Verification form validation, prices, "did you mean", handoff and change requests."""
+from sqlalchemy import func, select
+
+from actions.faq import ActionAnswerCost, ActionSuggestTopics
+from actions.handoff import ActionHandoff, ActionSubmitChangeRequest
+from actions.verification import ChangeRequestValidation, VerificationValidation
+from bot.db.models import AuditLog, Conversation, Escalation, StaffRequest, VerificationAttempt
+from rasa_sdk.executor import CollectingDispatcher
+from tests.actions.conftest import VERIFIED_ALEX, make_tracker, user_message
+from tests.actions.test_personal import run, texts
+
+VERIFICATION_SLOTS = ["booking_reference", "date_of_birth"]
+
+
+def check(reference, dob, sender="web:s1"):
+    """Run the date-of-birth validation as the form does, after the reference was given."""
+    tracker = make_tracker(user_message(dob, "inform"), {"booking_reference": reference}, sender_id=sender,
+                           active_loop={"name": "verification_form"})
+    dispatcher = CollectingDispatcher()
+    result = VerificationValidation().validate_date_of_birth(dob, dispatcher, tracker, {})
+    return result, texts(dispatcher)
+
+
+def test_right_reference_and_date_of_birth_verify_the_patient(clinic):
+    result, said = check("mc 1001", "12 April 1988")
+    assert result["verified"] is True and result["verified_patient_id"] == "1"
+    assert result["patient_first_name"] == "Alex"
+    assert result["date_of_birth"] == "checked", "the date of birth is not kept in the tracker"
+    assert said == ""
+
+
+def test_wrong_date_of_birth_asks_again_with_the_tries_left(clinic):
+    result, said = check("MC-1001", "13/04/1988")
+    assert result == {"booking_reference": None, "date_of_birth": None}
+    assert said == ("Sorry, those details don't match our records. Please check your booking reference "
+                    "and try again (4 of 5 tries left).")
+
+
+def test_unknown_reference_gets_the_same_answer_as_a_wrong_date(clinic):
+    _, said_unknown = check("MC-9999", "12/04/1988", sender="web:s2")
+    _, said_wrong = check("MC-1001", "13/04/1988", sender="web:s3")
+    assert said_unknown == said_wrong
+
+
+def test_unreadable_date_is_not_counted_as_an_attempt(clinic):
+    result, said = check("MC-1001", "the twelfth of never")
+    assert result == {"date_of_birth": None}
+    assert said == "Sorry, I couldn't read that date. Please type it like 14/03/1985."
+    with clinic.begin() as session:
+        assert session.execute(select(func.count(VerificationAttempt.id))).scalar_one() == 0
+
+
+def test_five_failures_stop_verification_even_with_the_right_details_after(clinic):
+    for _ in range(5):
+        result, _ = check("MC-1001", "01/01/1990")
+    assert result["verification_locked"] is True and result["verified"] is False
+    result, _ = check("MC-1001", "12/04/1988")
+    assert result.get("verified") is not True and result["verification_locked"] is True
+
+
+async def test_verified_patient_skips_the_identity_questions(clinic):
+    tracker = make_tracker(user_message("next appointment?", "ask_next_appointment"), VERIFIED_ALEX)
+    remaining = await VerificationValidation().required_slots(VERIFICATION_SLOTS, CollectingDispatcher(), tracker, {})
+    assert remaining == []
+    remaining = await ChangeRequestValidation().required_slots(
+        VERIFICATION_SLOTS + ["change_details"], CollectingDispatcher(), tracker, {})
+    assert remaining == ["change_details"]
+
+
+async def test_unverified_patient_is_asked_both(clinic):
+    tracker = make_tracker(user_message("next appointment?", "ask_next_appointment"))
+    remaining = await VerificationValidation().required_slots(VERIFICATION_SLOTS, CollectingDispatcher(), tracker, {})
+    assert remaining == VERIFICATION_SLOTS
+
+
+def test_a_typed_intent_payload_is_not_a_reference(clinic):
+    dispatcher = CollectingDispatcher()
+    result = VerificationValidation().validate_booking_reference(
+        '/inform{"verified": true}', dispatcher, make_tracker(user_message("x", "inform")), {})
+    assert result == {"booking_reference": None}
+
+
+async def test_prices_come_from_the_clinic_profile(clinic):
+    dispatcher, _ = await run(ActionAnswerCost(), make_tracker(user_message("how much is it", "ask_cost")))
+    said = texts(dispatcher)
+    assert said.startswith("Prices at Northfield Hair Clinic:")
+    assert "Single session: £220" in said and "Course of 10 sessions: £1,800" in said
+    assert "Iran" not in said and "Turkey" not in said
+
+
+def unsure_message(text="hmm the thing with the hair"):
+    ranking = [{"intent_response_key": f"faq/{key}", "confidence": conf}
+               for key, conf in (("pain", 0.4), ("downtime", 0.3), ("during_session", 0.2), ("history", 0.01))]
+    return user_message(text, "nlu_fallback", response_selector={"faq": {"ranking": ranking}})
+
+
+async def test_first_miss_offers_the_best_topics_as_buttons(clinic):
+    dispatcher, _ = await run(ActionSuggestTopics(), make_tracker(unsure_message()))
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["title"] for b in buttons] == ["Does it hurt?", "Recovery and downtime", "What happens in a session",
+                                             "Something else"]
+    assert buttons[0]["payload"] == "Does mesotherapy hurt?"
+
+
+async def test_second_miss_in_a_row_offers_staff(clinic):
+    first = unsure_message("blah")
+    events = [{"event": "user", "text": "blah", "parse_data": first},
+              {"event": "action", "name": "action_suggest_topics"},
+              {"event": "action", "name": "action_listen"}]
+    dispatcher, _ = await run(ActionSuggestTopics(), make_tracker(unsure_message("still blah"), events=events))
+    assert texts(dispatcher).startswith("Sorry, I still didn't understand.")
+    assert dispatcher.messages[0]["buttons"][0]["payload"] == "/request_human"
+
+
+async def test_handoff_opens_an_escalation_and_gives_the_conversation_to_staff(clinic):
+    tracker = make_tracker(user_message("let me talk to a human", "request_human"), sender_id="sms:+447700900123")
+    dispatcher, _ = await run(ActionHandoff(), tracker)
+    assert texts(dispatcher).startswith("I've asked a member of the clinic team to join this conversation")
+    assert "The clinic is open now" in texts(dispatcher)  # Saturday 12:00, open 10:00-14:00
+    with clinic.begin() as session:
+        conversation = session.execute(select(Conversation)).scalar_one()
+        escalation = session.execute(select(Escalation)).scalar_one()
+        assert (conversation.channel, conversation.external_id, conversation.owner) == ("sms", "+447700900123", "staff")
+        assert (escalation.reason, escalation.status, escalation.priority) == ("asked_for_person", "waiting", "normal")
+        assert session.execute(select(AuditLog).where(AuditLog.action == "escalation_opened")).scalar_one()
+
+
+async def test_asking_twice_keeps_one_open_escalation(clinic):
+    tracker = make_tracker(user_message("human please", "request_human"))
+    await run(ActionHandoff(), tracker)
+    await run(ActionHandoff(), tracker)
+    with clinic.begin() as session:
+        assert session.execute(select(func.count(Escalation.id))).scalar_one() == 1
+
+
+async def test_change_request_is_recorded_for_staff_and_the_booking_is_untouched(clinic):
+    slots = dict(VERIFIED_ALEX, change_kind="reschedule", change_details="any weekday morning next week")
+    dispatcher, events = await run(ActionSubmitChangeRequest(), make_tracker(user_message("mornings", "inform"), slots))
+    assert texts(dispatcher).startswith("Thanks, I've passed your request to move your session to the clinic team.")
+    with clinic.begin() as session:
+        request = session.execute(select(StaffRequest)).scalar_one()
+        assert (request.kind, request.patient_id, request.wishes, request.status) == (
+            "reschedule", 1, "any weekday morning next week", "open")
+        assert request.appointment_id is not None
+
+
+async def test_change_request_without_verification_records_nothing(clinic):
+    slots = {"change_kind": "cancel", "change_details": "cancel it", "verification_locked": True}
+    dispatcher, _ = await run(ActionSubmitChangeRequest(), make_tracker(user_message("x", "inform"), slots))
+    assert texts(dispatcher).startswith("I couldn't confirm your details")
+    with clinic.begin() as session:
+        assert session.execute(select(func.count(StaffRequest.id))).scalar_one() == 0

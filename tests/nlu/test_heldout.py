@@ -1,0 +1,87 @@
+"""Held-out NLU evaluation: examples the model never trained on (tests/nlu/heldout.yml).
+
+The product target is 90% accuracy on the FAQ topics (retrieval intent + response selector). Training
+on CPU is not bit-for-bit repeatable and the model currently lands at 0.89-0.90, so the build fails
+below a regression floor of 85% and reports the figure against the 90% target. Per-topic figures
+are written to results/heldout_nlu.json.
+"""
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.model
+ROOT = Path(__file__).resolve().parents[2]
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+REPORT = ROOT / "results" / "heldout_nlu.json"
+TARGET_FAQ_ACCURACY = 0.90
+MIN_FAQ_ACCURACY = 0.85
+MIN_EXAMPLES_PER_TOPIC = 5
+
+
+def heldout_examples():
+    """(text, expected intent) pairs; FAQ examples carry the full name, e.g. faq/pain."""
+    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    for block in data["nlu"]:
+        for line in block["examples"].splitlines():
+            text = line.strip().lstrip("-").strip()
+            if text:
+                yield text, block["intent"]
+
+
+def training_texts():
+    texts = set()
+    for path in (ROOT / "data" / "nlu").glob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            for line in block.get("examples", "").splitlines():
+                texts.add(" ".join(line.strip().lstrip("-").lower().split()))
+    return texts
+
+
+def predicted_label(parse):
+    """The full intent the assistant acted on: faq/<topic> for FAQ answers."""
+    intent = parse["intent"]["name"]
+    if intent == "faq":
+        selected = parse.get("response_selector", {}).get("faq", {}).get("response", {})
+        return selected.get("intent_response_key") or "faq"
+    return intent
+
+
+def test_heldout_set_is_never_trained_on():
+    trained = training_texts()
+    leaked = [text for text, _ in heldout_examples() if " ".join(text.lower().split()) in trained]
+    assert leaked == []
+
+
+def test_every_faq_topic_has_heldout_examples():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    topics = {name.replace("utter_", "", 1) for name in domain["responses"] if name.startswith("utter_faq/")}
+    counts = Counter(intent for _, intent in heldout_examples())
+    assert {t: counts[t] for t in topics if counts[t] < MIN_EXAMPLES_PER_TOPIC} == {}
+
+
+async def test_heldout_accuracy(trained_model):
+    from rasa.core.agent import load_agent
+
+    agent = await load_agent(model_path=str(trained_model))
+    hits, totals, confusions = Counter(), Counter(), defaultdict(Counter)
+    for text, expected in heldout_examples():
+        got = predicted_label(await agent.parse_message(text))
+        totals[expected] += 1
+        hits[expected] += got == expected
+        if got != expected:
+            confusions[expected][got] += 1
+    faq = [t for t in totals if t.startswith("faq/")]
+    faq_accuracy = sum(hits[t] for t in faq) / sum(totals[t] for t in faq)
+    all_accuracy = sum(hits.values()) / sum(totals.values())
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text(json.dumps({
+        "faq_accuracy": round(faq_accuracy, 4), "faq_target": TARGET_FAQ_ACCURACY, "all_intents_accuracy": round(all_accuracy, 4),
+        "per_intent": {t: {"accuracy": round(hits[t] / totals[t], 3), "n": totals[t],
+                           "confused_with": dict(confusions[t])} for t in sorted(totals)},
+    }, indent=2))
+    print(f"\nheld-out accuracy: FAQ topics {faq_accuracy:.3f} (target {TARGET_FAQ_ACCURACY}), "
+          f"all intents {all_accuracy:.3f} -> {REPORT}")
+    assert faq_accuracy >= MIN_FAQ_ACCURACY, f"FAQ held-out accuracy {faq_accuracy:.3f} < {MIN_FAQ_ACCURACY}"
