@@ -9,6 +9,8 @@ MODEL := models/clinic.tar.gz
 export TF_CPP_MIN_LOG_LEVEL := 2
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export PYTHONHASHSEED := 0
+# One DIET or ResponseSelector entry is ~150-190 MB; the 1 GB default evicts them and forces retraining.
+export RASA_MAX_CACHE_SIZE ?= 4000
 
 .PHONY: help venv spacy train run test test-rasa test-py validate bench clean
 
