@@ -101,6 +101,19 @@ class Settings:
     default_phone_region: str = "GB"
     log_level: str = "INFO"
     clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]
+    # Twilio (SMS, and WhatsApp through Twilio); secrets are left out of repr().
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = field(default="", repr=False)
+    twilio_api_base: str = "https://api.twilio.com"
+    public_base_url: str = ""
+    twilio_sms_from: str = ""
+    twilio_whatsapp_from: str = ""
+    # Meta WhatsApp Cloud API.
+    whatsapp_verify_token: str = field(default="", repr=False)
+    whatsapp_app_secret: str = field(default="", repr=False)
+    whatsapp_api_base: str = "https://graph.facebook.com/v19.0"
+    whatsapp_phone_number_id: str = ""
+    whatsapp_access_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -121,4 +134,15 @@ class Settings:
             default_phone_region=env.get("DEFAULT_PHONE_REGION", "GB"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             clinic=ClinicProfile.load(profile_path, env),
+            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
+            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_api_base=env.get("TWILIO_API_BASE") or "https://api.twilio.com",
+            public_base_url=env.get("PUBLIC_BASE_URL", ""),
+            twilio_sms_from=env.get("TWILIO_SMS_FROM", ""),
+            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM", ""),
+            whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN", ""),
+            whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET", ""),
+            whatsapp_api_base=env.get("WHATSAPP_API_BASE") or "https://graph.facebook.com/v19.0",
+            whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
+            whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
         )

@@ -1,0 +1,198 @@
+"""Twilio SMS and WhatsApp-through-Twilio: check and parse the webhook, render and send replies.
+
+Twilio posts `application/x-www-form-urlencoded` fields (From, To, Body, MessageSid, NumMedia, ...)
+and signs them in `X-Twilio-Signature` over the public URL it called (query string included) plus
+the sorted fields; WhatsApp numbers carry a "whatsapp:" prefix. The webhook answers `EMPTY_TWIML`
+at once; replies go out later through the Messages REST resource (`send_twilio`).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, List, Literal, Mapping, Optional, Sequence
+
+import aiohttp
+from twilio.request_validator import RequestValidator
+
+from bot.channels.messages import (
+    ChannelSendError,
+    InboundMessage,
+    MalformedWebhook,
+    OutboundMessage,
+    split_text,
+    with_numbered_options,
+)
+from bot.clinic.bookings import normalise_phone
+from bot.settings import Settings
+
+__all__ = [
+    "EMPTY_TWIML",
+    "SMS_BODY_LIMIT",
+    "ChannelSendError",
+    "MalformedWebhook",
+    "TwilioConfig",
+    "is_valid_signature",
+    "parse_inbound",
+    "render_sms",
+    "send_twilio",
+]
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+SMS_BODY_LIMIT = 1600  # Twilio's limit for one message body (it sends it as up to 10 segments)
+SEND_TIMEOUT = aiohttp.ClientTimeout(total=10)
+WHATSAPP_PREFIX = "whatsapp:"
+# Twilio always sends E.164 ("+44..."); an unknown region makes anything else unparseable.
+_NO_DEFAULT_REGION = "ZZ"
+
+TwilioChannel = Literal["sms", "whatsapp"]
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    """Twilio credentials, the public base URL Twilio calls, and the sending numbers."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+    api_base: str = "https://api.twilio.com"
+    public_base_url: str = ""
+    from_sms: str = ""
+    from_whatsapp: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "TwilioConfig":
+        """The Twilio part of the application settings."""
+        return cls(
+            account_sid=settings.twilio_account_sid,
+            auth_token=settings.twilio_auth_token,
+            api_base=settings.twilio_api_base,
+            public_base_url=settings.public_base_url,
+            from_sms=settings.twilio_sms_from,
+            from_whatsapp=settings.twilio_whatsapp_from,
+        )
+
+
+def public_url(config: TwilioConfig, path_qs: str) -> str:
+    """The URL Twilio called: PUBLIC_BASE_URL (behind any proxy) plus the path and query string."""
+    return f"{config.public_base_url.rstrip('/')}/{path_qs.lstrip('/')}"
+
+
+def is_valid_signature(
+    config: TwilioConfig, path_qs: str, form: Mapping[str, str], signature_header: Optional[str]
+) -> bool:
+    """True when `X-Twilio-Signature` matches the URL and form fields under our auth token."""
+    if not signature_header:
+        return False
+    if not config.auth_token or not config.public_base_url:
+        logger.warning("Twilio signature not checkable: TWILIO_AUTH_TOKEN or PUBLIC_BASE_URL is unset")
+        return False
+    validator = RequestValidator(config.auth_token)
+    return bool(validator.validate(public_url(config, path_qs), form, signature_header))
+
+
+def _media_count(form: Mapping[str, str]) -> int:
+    """NumMedia as a number (0 when absent or not a number)."""
+    try:
+        return int(form.get("NumMedia") or 0)
+    except ValueError:
+        return 0
+
+
+def parse_inbound(form: Mapping[str, str], *, received_at: Optional[datetime] = None) -> InboundMessage:
+    """The patient's message in a Twilio webhook; MalformedWebhook if From or MessageSid is missing."""
+    raw_from = (form.get("From") or "").strip()
+    message_sid = (form.get("MessageSid") or "").strip()
+    if not raw_from:
+        raise MalformedWebhook("Twilio webhook has no From field")
+    if not message_sid:
+        raise MalformedWebhook("Twilio webhook has no MessageSid field")
+    sender = normalise_phone(raw_from, _NO_DEFAULT_REGION)
+    if sender is None:
+        raise MalformedWebhook("Twilio webhook From is not an E.164 phone number")
+    channel: TwilioChannel = "whatsapp" if raw_from.lower().startswith(WHATSAPP_PREFIX) else "sms"
+    return InboundMessage(
+        channel=channel,
+        sender=sender,
+        text=(form.get("Body") or "").strip() or None,
+        channel_message_id=message_sid,
+        has_media=_media_count(form) > 0,
+        received_at=received_at or datetime.now(timezone.utc),
+        reply_to_payload=(form.get("ButtonPayload") or "").strip() or None,  # WhatsApp quick reply
+    )
+
+
+def _join_short(parts: Sequence[str], limit: int) -> List[str]:
+    """Consecutive parts joined by a blank line as long as the result stays within `limit`."""
+    joined: List[str] = []
+    for part in parts:
+        if joined and len(joined[-1]) + 2 + len(part) <= limit:
+            joined[-1] = f"{joined[-1]}\n\n{part}"
+        else:
+            joined.append(part)
+    return joined
+
+
+def render_sms(messages: Sequence[OutboundMessage]) -> List[str]:
+    """Message bodies of at most 1,600 characters; buttons become numbered options."""
+    pieces = [
+        piece for message in messages for piece in split_text(with_numbered_options(message), SMS_BODY_LIMIT)
+    ]
+    return _join_short(pieces, SMS_BODY_LIMIT)
+
+
+def _with_prefix(number: str) -> str:
+    """The number with exactly one "whatsapp:" prefix."""
+    number = number.strip()
+    return number if number.lower().startswith(WHATSAPP_PREFIX) else f"{WHATSAPP_PREFIX}{number}"
+
+
+def _addresses(config: TwilioConfig, channel: str, to_e164: str) -> tuple:
+    """(To, From) for the channel; ChannelSendError when the sending number is not configured."""
+    if channel == "whatsapp":
+        sender = config.from_whatsapp and _with_prefix(config.from_whatsapp)
+        recipient = _with_prefix(to_e164)
+    elif channel == "sms":
+        sender, recipient = config.from_sms.strip(), to_e164.strip()
+    else:
+        raise ValueError(f"Twilio cannot send on channel {channel!r}")
+    if not sender or not config.account_sid or not config.auth_token:
+        raise ChannelSendError(channel, None, reason="Twilio account or sending number not configured")
+    return recipient, sender
+
+
+async def _json_or_none(response: aiohttp.ClientResponse) -> Any:
+    """The response's JSON body, or None when it has none."""
+    try:
+        return await response.json(content_type=None)
+    except ValueError:
+        return None
+
+
+async def send_twilio(
+    session: aiohttp.ClientSession, config: TwilioConfig, channel: str, to_e164: str, body: str
+) -> str:
+    """Send one SMS or WhatsApp message through Twilio's Messages resource; its message SID."""
+    recipient, sender = _addresses(config, channel, to_e164)
+    url = f"{config.api_base.rstrip('/')}/2010-04-01/Accounts/{config.account_sid}/Messages.json"
+    auth = aiohttp.BasicAuth(config.account_sid, config.auth_token)
+    form = {"To": recipient, "From": sender, "Body": body}
+    try:
+        async with session.post(url, data=form, auth=auth, timeout=SEND_TIMEOUT) as response:
+            payload = await _json_or_none(response)
+            status = response.status
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        logger.warning("Twilio %s send failed: %s", channel, type(error).__name__)
+        raise ChannelSendError(channel, None, reason=type(error).__name__) from error
+    payload = payload if isinstance(payload, dict) else {}
+    if not 200 <= status < 300:
+        code = payload.get("code") if isinstance(payload.get("code"), int) else None
+        logger.warning("Twilio %s send refused: HTTP %s, error code %s", channel, status, code)
+        raise ChannelSendError(channel, status, code)
+    sid = payload.get("sid")
+    if not isinstance(sid, str) or not sid:
+        raise ChannelSendError(channel, status, reason="Twilio response has no message sid")
+    logger.debug("Twilio %s message accepted: %s", channel, sid)
+    return sid
