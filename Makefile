@@ -26,11 +26,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt scripts/bootstrap-venv
 
 venv: $(VENV)/.installed
 
-# A changed lexicon rebuilds the pipeline and drops old models: Rasa fingerprints SpacyNLP by
-# its path only, so the next `rasa train` must not reuse a model built with the old lexicon.
+# A changed lexicon rebuilds the pipeline and drops old models and Rasa's training cache: Rasa
+# fingerprints SpacyNLP by its path only, so it would otherwise reuse featurizers built with the
+# old lexicon's lemmas.
 $(SPACY_MODEL)/meta.json: $(VENV)/.installed bot/nlp/build_pipeline.py bot/nlp/lexicon.py $(wildcard bot/nlp/lexicon/*.yml)
 	$(PY) -m bot.nlp.build_pipeline --out $(SPACY_MODEL)
-	@rm -f models/*.tar.gz
+	@rm -rf models/*.tar.gz .rasa/cache
 
 spacy: $(SPACY_MODEL)/meta.json
 

@@ -2,15 +2,18 @@
 
 Measures: model load time; NLU parse time per message and whole-turn time per message (parse,
 policies, response; FAQ turns, which need no action server) over the held-out questions; resident
-memory. Writes bench/results/model.json and prints a table.
+memory. The action server runs beside it (session start is a custom action) on a throw-away
+SQLite database. Writes bench/results/model.json and prints a table.
 """
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,14 +41,16 @@ def resident_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-async def measure() -> dict:
+async def measure(action_url: str) -> dict:
     """Load the model, then time parses and FAQ turns over the held-out questions."""
     sys.path.insert(0, str(ROOT))
     from rasa.core.agent import load_agent
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.utils.endpoints import EndpointConfig
     from tests.nlu.test_heldout import heldout_examples
 
     started = time.perf_counter()
-    agent = await load_agent(model_path=str(MODEL))
+    agent = await load_agent(model_path=str(MODEL), endpoints=AvailableEndpoints(action=EndpointConfig(url=action_url)))
     load_seconds = time.perf_counter() - started
     texts = [text for text, _ in heldout_examples()]
     faq_texts = [text for text, intent in heldout_examples() if intent.startswith("faq/")]
@@ -69,7 +74,17 @@ def main() -> int:
     if not MODEL.exists():
         print(f"no model at {MODEL}: run `make train`", file=sys.stderr)
         return 1
-    figures = asyncio.run(measure())
+    from bot.db.migrate import upgrade_database
+    from bot.runner import action_server
+    from bot.settings import Settings
+
+    with tempfile.TemporaryDirectory() as scratch:
+        database_url = f"sqlite:///{scratch}/bench.db"
+        upgrade_database(database_url)
+        settings = Settings.from_env({**os.environ, "DATABASE_URL": database_url,
+                                      "ACTION_ENDPOINT_URL": "http://127.0.0.1:5056/webhook"})
+        with action_server(settings):
+            figures = asyncio.run(measure(settings.action_endpoint_url))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "model.json").write_text(json.dumps(figures, indent=2))
     print(f"model load: {figures['model_load_seconds']} s; peak resident memory: {figures['peak_resident_mb']} MB")

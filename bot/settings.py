@@ -114,6 +114,8 @@ class Settings:
     whatsapp_api_base: str = "https://graph.facebook.com/v19.0"
     whatsapp_phone_number_id: str = ""
     whatsapp_access_token: str = field(default="", repr=False)
+    # Shared by the application and the action server: signs channel-verified phone numbers.
+    identity_signing_key: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -145,4 +147,5 @@ class Settings:
             whatsapp_api_base=env.get("WHATSAPP_API_BASE") or "https://graph.facebook.com/v19.0",
             whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
             whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
+            identity_signing_key=env.get("IDENTITY_SIGNING_KEY", ""),
         )

@@ -15,7 +15,7 @@ from typing import Dict, List
 import spacy
 from spacy.language import Language
 
-from bot.nlp.lexicon import iter_variants, load_lexicon
+from bot.nlp.lexicon import iter_variants, load_lexicon, load_normalisation
 
 logger = logging.getLogger(__name__)
 PIPELINE_NAME = "clinic_en"
@@ -31,13 +31,27 @@ def entity_patterns(lexicon: Dict[str, Dict[str, List[str]]], nlp: Language) -> 
     return patterns
 
 
+def add_normalised_lemmas(nlp: Language, normalisation: Dict[str, List[str]]) -> int:
+    """Point each variant at its canonical lemma in the lookup table (as typed, and capitalised)."""
+    table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    added = 0
+    for lemma, variants in normalisation.items():
+        for variant in variants:
+            for form in {variant, variant.lower(), variant.capitalize(), variant.upper()}:
+                table.set(form, lemma)
+                added += 1
+    return added
+
+
 def build_pipeline(lexicon_dir: Path = None) -> Language:
-    """Blank English with a lookup lemmatizer (spacy-lookups-data) and the clinic EntityRuler."""
+    """Blank English with a lookup lemmatizer (spacy-lookups-data, plus the clinic's normalisation)
+    and the clinic EntityRuler."""
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
     ruler = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
     lexicon = load_lexicon(lexicon_dir) if lexicon_dir else load_lexicon()
     nlp.initialize()
+    add_normalised_lemmas(nlp, load_normalisation(lexicon_dir) if lexicon_dir else load_normalisation())
     ruler.add_patterns(entity_patterns(lexicon, nlp))
     nlp.meta["name"] = PIPELINE_NAME
     nlp.meta["version"] = PIPELINE_VERSION

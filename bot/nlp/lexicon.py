@@ -25,6 +25,12 @@ def load_lexicon(directory: Path = LEXICON_DIR) -> Dict[str, Dict[str, List[str]
     return lexicon
 
 
+def load_normalisation(directory: Path = LEXICON_DIR) -> Dict[str, List[str]]:
+    """Lemma normalisation: {canonical lemma: [variants patients type]}."""
+    raw = yaml.safe_load((directory / "normalise.yml").read_text(encoding="utf-8")) or {}
+    return {str(lemma): [str(v) for v in variants] for lemma, variants in raw.items()}
+
+
 def iter_variants(lexicon: Dict[str, Dict[str, List[str]]]) -> Iterator[Tuple[str, str, str]]:
     """Yield (label, canonical, variant) for every variant, the canonical name included."""
     for label, entries in lexicon.items():

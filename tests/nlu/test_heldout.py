@@ -1,9 +1,8 @@
 """Held-out NLU evaluation: examples the model never trained on (tests/nlu/heldout.yml).
 
-The product target is 90% accuracy on the FAQ topics (retrieval intent + response selector). Training
-on CPU is not bit-for-bit repeatable and the model currently lands at 0.89-0.90, so the build fails
-below a regression floor of 85% and reports the figure against the 90% target. Per-topic figures
-are written to results/heldout_nlu.json.
+The build fails below 90% accuracy on the FAQ topics (retrieval intent + response selector).
+Training is seeded and repeatable on the same machine for the same data, config and lexicon.
+Per-topic figures are written to results/heldout_nlu.json.
 """
 import json
 from collections import Counter, defaultdict
@@ -16,8 +15,7 @@ pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 REPORT = ROOT / "results" / "heldout_nlu.json"
-TARGET_FAQ_ACCURACY = 0.90
-MIN_FAQ_ACCURACY = 0.85
+MIN_FAQ_ACCURACY = 0.90
 MIN_EXAMPLES_PER_TOPIC = 5
 
 
@@ -78,10 +76,10 @@ async def test_heldout_accuracy(trained_model):
     all_accuracy = sum(hits.values()) / sum(totals.values())
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps({
-        "faq_accuracy": round(faq_accuracy, 4), "faq_target": TARGET_FAQ_ACCURACY, "all_intents_accuracy": round(all_accuracy, 4),
+        "faq_accuracy": round(faq_accuracy, 4), "faq_minimum": MIN_FAQ_ACCURACY, "all_intents_accuracy": round(all_accuracy, 4),
         "per_intent": {t: {"accuracy": round(hits[t] / totals[t], 3), "n": totals[t],
                            "confused_with": dict(confusions[t])} for t in sorted(totals)},
     }, indent=2))
-    print(f"\nheld-out accuracy: FAQ topics {faq_accuracy:.3f} (target {TARGET_FAQ_ACCURACY}), "
+    print(f"\nheld-out accuracy: FAQ topics {faq_accuracy:.3f}, "
           f"all intents {all_accuracy:.3f} -> {REPORT}")
     assert faq_accuracy >= MIN_FAQ_ACCURACY, f"FAQ held-out accuracy {faq_accuracy:.3f} < {MIN_FAQ_ACCURACY}"
