@@ -25,8 +25,14 @@ ACTION_SERVER_START_SECONDS = 60
 
 
 def child_environment(settings: Settings) -> Dict[str, str]:
-    """The environment for the action server and Rasa: the same database and action URL."""
-    return dict(os.environ, DATABASE_URL=settings.database_url, ACTION_ENDPOINT_URL=settings.action_endpoint_url)
+    """The environment for the action server and Rasa: the same database and action URL.
+
+    The action server trusts the trackers it is sent (a `verified` slot included), so it listens on
+    the action URL's host only (loopback by default), never on every interface.
+    """
+    host = urlsplit(settings.action_endpoint_url).hostname or "127.0.0.1"
+    return dict(os.environ, DATABASE_URL=settings.database_url, ACTION_ENDPOINT_URL=settings.action_endpoint_url,
+                SANIC_HOST=os.environ.get("SANIC_HOST", host))
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float) -> None:

@@ -39,7 +39,7 @@ def dialogue_db(tmp_path_factory) -> str:
 def action_server(dialogue_db):
     """`rasa run actions` on a free port, against the dialogue database."""
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=dialogue_db)
+    env = dict(os.environ, DATABASE_URL=dialogue_db, SANIC_HOST="127.0.0.1")
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
