@@ -80,28 +80,43 @@ def session_phrase(view: bookings.SessionView, now) -> Text:
     return f"{when} ({extra})"
 
 
+def next_session_text(session, patient_id: int, now) -> Text:
+    """"Your next session is …", or how to book one."""
+    upcoming = bookings.next_booked_session(session, patient_id, now)
+    if upcoming is None:
+        return (f"You have no upcoming session booked. To book one, call the clinic on "
+                f"{services().settings.clinic.phone} or ask to talk to a person.")
+    return f"Your next session is {session_phrase(upcoming, now)}."
+
+
+def last_session_text(session, patient_id: int, now) -> Text:
+    """"Your last session was …", or that there is none yet."""
+    last = bookings.last_completed_session(session, patient_id, now)
+    return f"Your last session was {session_phrase(last, now)}." if last else \
+        "I can't find a completed session on your record yet."
+
+
+def course_progress_text(session, patient_id: int, now) -> Text:
+    """"You've completed 3 of 8 sessions …, so 5 are left." with the next session."""
+    progress = bookings.course_progress(session, patient_id, now)
+    if progress is None:
+        return "I can't find a treatment course on your record. The clinic team can check it for you."
+    text = (f"You've completed {progress.completed} of {progress.planned} sessions in your "
+            f"{progress.treatment.lower()} course, so {progress.remaining} "
+            f"{'is' if progress.remaining == 1 else 'are'} left.")
+    if progress.next_session:
+        text += f" Your next one is {session_phrase(progress.next_session, now)}."
+    return text
+
+
+BOOKING_ANSWERS = {"ask_next_appointment": next_session_text, "ask_last_session": last_session_text,
+                   "ask_course_progress": course_progress_text}
+
+
 def answer_booking_question(dispatcher: CollectingDispatcher, patient_id: int, intent: Text) -> None:
-    """Next appointment, last session or course progress for a verified patient."""
-    now, clinic = utc_now(), services().settings.clinic
+    """Next appointment, last session or course progress for a verified patient (one query each)."""
     with services().session_factory.begin() as session:
-        upcoming = bookings.next_booked_session(session, patient_id, now)
-        last = bookings.last_completed_session(session, patient_id, now)
-        progress = bookings.course_progress(session, patient_id, now)
-    if intent == "ask_next_appointment":
-        text = (f"Your next session is {session_phrase(upcoming, now)}." if upcoming else
-                f"You have no upcoming session booked. To book one, call the clinic on {clinic.phone} or ask to talk to a person.")
-    elif intent == "ask_last_session":
-        text = (f"Your last session was {session_phrase(last, now)}." if last else
-                "I can't find a completed session on your record yet.")
-    elif progress is None:
-        text = "I can't find a treatment course on your record. The clinic team can check it for you."
-    else:
-        text = (f"You've completed {progress.completed} of {progress.planned} sessions in your "
-                f"{progress.treatment.lower()} course, so {progress.remaining} "
-                f"{'is' if progress.remaining == 1 else 'are'} left.")
-        if progress.next_session:
-            text += f" Your next one is {session_phrase(progress.next_session, now)}."
-    dispatcher.utter_message(text=text)
+        dispatcher.utter_message(text=BOOKING_ANSWERS[intent](session, patient_id, utc_now()))
 
 
 def answer_personal(dispatcher: CollectingDispatcher, patient_id: int, message: Dict[Text, Any]) -> None:
