@@ -8,6 +8,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import services, utc_now, verified_patient_id
+from actions.faq import ActionSuggestTopics, previous_bot_action
 from actions.verification import locked_message
 from bot.clinic.escalations import open_escalation
 from bot.clinic.hours import reply_expectation
@@ -18,7 +19,9 @@ REASON_BY_LAST_INTENT = {"request_human": "asked_for_person", "nlu_fallback": "f
 
 
 def handoff_reason(tracker: Tracker) -> Text:
-    """The escalation reason for this handoff."""
+    """The escalation reason: "fallback" when it follows the bot's "did you mean" offers."""
+    if previous_bot_action(tracker) == ActionSuggestTopics().name():
+        return "fallback"
     return REASON_BY_LAST_INTENT.get((tracker.latest_message.get("intent") or {}).get("name"), "asked_for_person")
 
 

@@ -1,4 +1,6 @@
 """Session start: a channel-verified phone identifies the patient; nothing else can claim it."""
+from dataclasses import replace
+
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -17,8 +19,7 @@ def session_tracker(metadata, sender=SENDER):
 
 async def start(metadata, sender=SENDER, key=KEY):
     current = services()
-    use_services(ClinicServices(current.settings.__class__(**{**current.settings.__dict__, "identity_signing_key": key}),
-                                current.session_factory))
+    use_services(ClinicServices(replace(current.settings, identity_signing_key=key), current.session_factory))
     events = await ActionSessionStart().run(CollectingDispatcher(), session_tracker(metadata, sender), {})
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}, [e["event"] for e in events]
 

@@ -150,3 +150,13 @@ async def test_change_request_without_verification_records_nothing(clinic):
     assert texts(dispatcher).startswith("I couldn't confirm your details")
     with clinic.begin() as session:
         assert session.execute(select(func.count(StaffRequest.id))).scalar_one() == 0
+
+
+async def test_handoff_after_the_second_miss_is_recorded_as_a_fallback(clinic):
+    events = [{"event": "user", "text": "blah", "parse_data": unsure_message("blah")},
+              {"event": "action", "name": "action_suggest_topics"},
+              {"event": "action", "name": "action_listen"}]
+    tracker = make_tracker(user_message("/request_human", "request_human"), events=events)
+    await run(ActionHandoff(), tracker)
+    with clinic.begin() as session:
+        assert session.execute(select(Escalation.reason)).scalar_one() == "fallback"
