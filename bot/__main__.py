@@ -1,6 +1,8 @@
 """Command line: `python -m bot COMMAND`.
 
-    run                      the assistant on the embedded default (SQLite, demo clinic data)
+    run                      serve the assistant (web chat, webhooks, staff console) on HOST:PORT,
+                             on the embedded default (SQLite, demo clinic data)
+    chat                     the same assistant in this terminal (rasa shell)
     db-upgrade               bring the database schema up to date (alembic upgrade head)
     import-bookings FILE     import the clinic's bookings CSV (see bot/clinic/importer.py);
                              like seed-demo, it upgrades the schema first
@@ -109,15 +111,38 @@ def run_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_assistant(args: argparse.Namespace, settings: Settings) -> int:
-    """`run`: prepare the database (demo clinic when empty), then chat with the assistant."""
+    """`run`: prepare the database (demo clinic and demo staff login when empty), then serve."""
+    from bot.runner import serve
+
+    status = run_seed_demo(args, settings) or run_demo_staff(settings)
+    return status or serve(settings)
+
+
+def run_demo_staff(settings: Settings) -> int:
+    """Create the demo staff login when there is no staff account yet, and say how to use it."""
+    from bot.clinic.staff import ensure_demo_staff_account
+
+    engine, factory = _session_factory(settings)
+    try:
+        login = ensure_demo_staff_account(factory)
+    finally:
+        engine.dispose()
+    if login is not None:
+        email, password = login
+        print(f"staff console: http://{settings.host}:{settings.port}/staff  (demo login {email} / {password})")
+    return 0
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """`chat`: the assistant in this terminal (Rasa's shell), with the demo clinic."""
     from bot.runner import run_terminal_chat
 
-    status = run_seed_demo(args, settings)
-    return status or run_terminal_chat(settings)
+    return run_seed_demo(args, settings) or run_terminal_chat(settings)
 
 
 COMMANDS: Dict[str, Command] = {
     "run": Command("serve the assistant on the embedded default (SQLite, demo clinic)", run_assistant),
+    "chat": Command("chat with the assistant in this terminal (rasa shell)", run_chat),
     "db-upgrade": Command("bring the database schema up to date (alembic upgrade head)", run_db_upgrade),
     "import-bookings": Command("import the clinic's bookings CSV", run_import_bookings, add_import_arguments),
     "seed-demo": Command("add demo patients to an empty database", run_seed_demo),

@@ -1,8 +1,8 @@
-"""`python -m bot run`: the assistant on the embedded default, in the terminal.
+"""Running the assistant: Rasa's action server next to the application (or `rasa shell`).
 
-Prepares the database (schema, demo clinic when empty), starts Rasa's action server next to the
-assistant, then opens `rasa shell` on the trained model. The web, WhatsApp and SMS channels are
-served by the application in bot/ once they exist; this is the terminal way to chat.
+`python -m bot run` starts the custom actions as Rasa's action server (a child process on the
+loopback port of ACTION_ENDPOINT_URL), then serves the aiohttp application (web chat, webhooks,
+staff console) on HOST:PORT. `python -m bot chat` is the same assistant in the terminal.
 """
 from __future__ import annotations
 
@@ -66,6 +66,24 @@ def action_server(settings: Settings) -> Iterator[subprocess.Popen]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def serve(settings: Settings) -> int:
+    """Serve the application on HOST:PORT until interrupted, with the action server beside it."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    model = Path(settings.model_path) / MODEL_FILE
+    if not model.exists():
+        print(f"no trained model at {model}: run `make train` (make run does it for you)", file=sys.stderr)
+        return 1
+    with action_server(settings):
+        print(f"\nThe assistant is starting at http://{settings.host}:{settings.port}/ "
+              "(the chat answers once the model has loaded; /healthz says when).\n", flush=True)
+        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                    access_log=None)
+    return 0
 
 
 def run_terminal_chat(settings: Settings) -> int:

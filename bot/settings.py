@@ -116,6 +116,17 @@ class Settings:
     whatsapp_access_token: str = field(default="", repr=False)
     # Shared by the application and the action server: signs channel-verified phone numbers.
     identity_signing_key: str = field(default="", repr=False)
+    # Web chat: the sites allowed to open the socket ("*" for any; comma-separated origins).
+    web_allowed_origins: Tuple[str, ...] = ("*",)
+    # Limits on patient messages and on the engine.
+    max_message_chars: int = 2000
+    rate_limit_messages: int = 20
+    rate_limit_window_seconds: float = 60.0
+    engine_timeout_seconds: float = 15.0
+    action_timeout_seconds: float = 8.0
+    # Staff console sessions: the cookie encryption key (32 url-safe base64 bytes, from
+    # `python -m bot new-secret`); empty means a random key per process (logins end on restart).
+    session_secret: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -148,4 +159,31 @@ class Settings:
             whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
             whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
             identity_signing_key=env.get("IDENTITY_SIGNING_KEY", ""),
+            web_allowed_origins=_origins(env.get("WEB_ALLOWED_ORIGINS", "*")),
+            max_message_chars=_number(env, "MAX_MESSAGE_CHARS", 2000, int),
+            rate_limit_messages=_number(env, "RATE_LIMIT_MESSAGES", 20, int),
+            rate_limit_window_seconds=_number(env, "RATE_LIMIT_WINDOW_SECONDS", 60.0, float),
+            engine_timeout_seconds=_number(env, "ENGINE_TIMEOUT_SECONDS", 15.0, float),
+            action_timeout_seconds=_number(env, "ACTION_TIMEOUT_SECONDS", 8.0, float),
+            session_secret=env.get("SESSION_SECRET", ""),
         )
+
+
+def _number(env: Mapping[str, str], name: str, default, kind):
+    """A positive number from the environment (the default when unset); SettingsError if malformed."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name}: expected a number, got {raw!r}") from error
+    if value <= 0:
+        raise SettingsError(f"{name}: must be greater than zero, got {raw!r}")
+    return value
+
+
+def _origins(raw: str) -> Tuple[str, ...]:
+    """Comma-separated origins ("*" allows any)."""
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    return origins or ("*",)

@@ -274,6 +274,8 @@ class Message(Base):
     staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
     text = Column(Text, nullable=False)
     channel_message_id = Column(String(128), nullable=True)
+    # The quick replies a bot message offered: [{"title": ..., "payload": ...}], NULL when none.
+    buttons = Column(JSON, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     __table_args__ = (

@@ -1,0 +1,154 @@
+"""`create_app(settings)`: the one aiohttp application that serves every channel and the staff console.
+
+Resources are opened and closed in `app.cleanup_ctx` (database engine, HTTP client, the Rasa
+engine, the router); nothing happens at import time. The Rasa model loads in the background after
+start-up, so `/healthz` answers 503 until it is ready.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import AsyncIterator, Optional
+
+import aiohttp
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from bot.appkeys import (
+    BACKGROUND_TASKS,
+    DB_ENGINE,
+    ENGINE,
+    EVENTS,
+    HTTP_CLIENT,
+    ROUTER,
+    SESSION_FACTORY,
+    SETTINGS,
+)
+from bot.conversations.events import InboxEvents
+from bot.conversations.router import ConversationRouter, Engine, RouterLimits, Screen
+from bot.db.session import create_db_engine, make_session_factory
+from bot.settings import Settings
+from bot.web.pages import setup_pages
+from bot.web.webchat import WebChat, WebDeliverer
+from bot.web.webhooks import TwilioDeliverer, setup_webhooks, whatsapp_deliverer
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+MAX_REQUEST_BYTES = 256 * 1024
+WEBCHAT = web.AppKey("webchat", WebChat)
+
+
+def router_limits(settings: Settings) -> RouterLimits:
+    """The router's limits from the settings."""
+    return RouterLimits(max_message_chars=settings.max_message_chars,
+                        messages_per_window=settings.rate_limit_messages,
+                        window_seconds=settings.rate_limit_window_seconds,
+                        engine_timeout_seconds=settings.engine_timeout_seconds)
+
+
+def load_screen(settings: Settings) -> Optional[Screen]:
+    """The red-flag screen over the project's spaCy pipeline (bot.safety)."""
+    from bot.safety.loader import load_default_screen
+
+    return load_default_screen(settings)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """The clinic database's engine and session factory for the application's lifetime."""
+    engine = create_db_engine(app[SETTINGS].database_url)
+    app[DB_ENGINE] = engine
+    app[SESSION_FACTORY] = make_session_factory(engine)
+    yield
+    engine.dispose()
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """One outbound HTTP client (Twilio, Meta) shared by every request."""
+    async with aiohttp.ClientSession() as client:
+        app[HTTP_CLIENT] = client
+        yield
+
+
+async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
+    """Replies still being worked on are finished (up to 30 s) before shutdown."""
+    app[BACKGROUND_TASKS] = set()
+    yield
+    pending = list(app[BACKGROUND_TASKS])
+    if pending:
+        logger.info("finishing %d background replies before shutdown", len(pending))
+        await asyncio.wait(pending, timeout=30)
+
+
+def _engine_context(engine: Optional[Engine]):
+    """Use the given engine, or load the trained Rasa model in the background."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if engine is not None:
+            app[ENGINE] = engine
+            yield
+            return
+        from bot.engine.agent import RasaEngine
+
+        rasa_engine = RasaEngine(app[SETTINGS], action_timeout_seconds=app[SETTINGS].action_timeout_seconds)
+        app[ENGINE] = rasa_engine
+        loading = asyncio.ensure_future(rasa_engine.load())
+        loading.add_done_callback(_report_load)
+        yield
+        loading.cancel()
+
+    return context
+
+
+def _report_load(task: asyncio.Future) -> None:
+    """Log a model that failed to load (the server keeps answering /healthz with 503)."""
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the model could not be loaded: %s", task.exception())
+
+
+def _router_context(screen: Optional[Screen], use_default_screen: bool):
+    """The conversation router, with a deliverer for every channel."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        chosen = screen if screen is not None or not use_default_screen else load_screen(settings)
+        router = ConversationRouter(settings, app[SESSION_FACTORY], app[ENGINE], events=app[EVENTS],
+                                    screen=chosen, limits=router_limits(settings))
+        router.register("web", WebDeliverer(app[WEBCHAT].sio))
+        router.register("sms", TwilioDeliverer(app, "sms"))
+        router.register("whatsapp", whatsapp_deliverer(app))
+        app[ROUTER] = router
+        yield
+
+    return context
+
+
+def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: Optional[Screen] = None,
+               use_default_screen: bool = True) -> web.Application:
+    """The application; `engine` and `screen` replace the Rasa model and red-flag screen in tests."""
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[SETTINGS] = settings
+    app[EVENTS] = InboxEvents()
+    origins = "*" if "*" in settings.web_allowed_origins else list(settings.web_allowed_origins)
+    app[WEBCHAT] = WebChat(app, allowed_origins=origins)
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(PACKAGE_ROOT / "templates")),
+                         autoescape=jinja2.select_autoescape(["html"]))
+    app.cleanup_ctx.extend([
+        _database, _http_client, _background_tasks, _engine_context(engine),
+        _router_context(screen, use_default_screen),
+    ])
+    setup_pages(app)
+    setup_webhooks(app)
+    _setup_console(app)
+    return app
+
+
+def _setup_console(app: web.Application) -> None:
+    """The staff console (bot.console), when present."""
+    try:
+        from bot.console import setup_console
+    except ImportError:
+        return
+    setup_console(app)

@@ -1,0 +1,97 @@
+"""What the router itself says (not Rasa): limits, faults, consent, handoff notices, the disclaimer.
+
+Every text is plain (it goes out by SMS too), short, and free of promises; tests scan them with
+the same banned-phrase list as the bot's answers.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.channels.messages import OutboundMessage
+from bot.clinic.hours import reply_expectation
+from bot.settings import ClinicProfile
+
+
+class Replies:
+    """The router's own messages for one clinic."""
+
+    def __init__(self, clinic: ClinicProfile) -> None:
+        """Texts mention this clinic's name, phone and emergency number."""
+        self.clinic = clinic
+
+    def disclaimer(self) -> OutboundMessage:
+        """The first message of every conversation: automated, not medical advice, privacy notice."""
+        privacy = f" Privacy notice: {self.clinic.privacy_notice_url}" if self.clinic.privacy_notice_url else ""
+        return OutboundMessage(
+            f"I'm the automated assistant of {self.clinic.name}, not a clinician: my answers are general "
+            f"information, not medical advice.{privacy}")
+
+    def too_long(self, length: int, limit: int) -> OutboundMessage:
+        """A message over the size limit is not processed (it is stored for the team)."""
+        return OutboundMessage(
+            f"Your message is {length:,} characters long, more than I can read at once ({limit:,}). "
+            "Please send your question in a shorter message.")
+
+    def slow_down(self) -> OutboundMessage:
+        """Said once when a sender goes over the rate limit."""
+        return OutboundMessage(
+            "You're sending messages faster than I can answer them. Please wait a minute, then send "
+            f"your question again. If it's urgent, call the clinic on {self.clinic.phone}.")
+
+    def media_only(self) -> OutboundMessage:
+        """A message with an attachment but no text."""
+        return OutboundMessage(
+            "I can only read text, so I can't see attachments. Please describe your question in words. "
+            f"If you're worried about how your scalp looks, call the clinic on {self.clinic.phone}.")
+
+    def red_flag(self, flagged) -> OutboundMessage:
+        """Urgent guidance for a red-flag symptom."""
+        from bot.safety.replies import red_flag_reply
+
+        return OutboundMessage(red_flag_reply(flagged, self.clinic))
+
+    def red_flag_summary(self, flagged) -> str:
+        """The staff inbox's one-line summary of a red flag (never the patient's words)."""
+        from bot.safety.replies import red_flag_summary
+
+        return red_flag_summary(flagged)
+
+    def after_effect(self, flagged) -> OutboundMessage:
+        """The calm answer to an expected after-effect."""
+        from bot.safety.replies import after_effect_reply
+
+        return OutboundMessage(after_effect_reply(self.clinic))
+
+    def starting_up(self) -> OutboundMessage:
+        """The model is still loading."""
+        return OutboundMessage("The assistant is just starting up. Please send your message again in a minute.")
+
+    def apology(self, now: datetime) -> OutboundMessage:
+        """The engine or an action failed: sorry, and a person will reply."""
+        return OutboundMessage(
+            "Sorry, something went wrong on our side and I can't answer that right now. I've passed your "
+            f"conversation to the clinic team, who will reply here. {reply_expectation(self.clinic, now)}")
+
+    def opted_out(self) -> OutboundMessage:
+        """Confirmation of STOP (the last message the number receives)."""
+        return OutboundMessage(
+            f"You won't receive any more messages from {self.clinic.name} here. Reply START to receive them again.")
+
+    def opted_in(self) -> OutboundMessage:
+        """Confirmation of START after STOP."""
+        return OutboundMessage(
+            f"You'll receive messages from {self.clinic.name} here again. How can I help? Reply STOP to stop.")
+
+    def staff_joined_notice(self) -> str:
+        """Shown in the web widget when a staff member takes the conversation."""
+        return "A member of the clinic team has joined the conversation."
+
+    def staff_left_notice(self) -> str:
+        """Shown in the web widget when staff hand the conversation back to the assistant."""
+        return "You are chatting with the assistant again."
+
+    def handed_back(self) -> OutboundMessage:
+        """Sent when staff hand the conversation back to the bot."""
+        return OutboundMessage(
+            "The clinic team has handed you back to the automated assistant. Ask me anything about your "
+            "treatment, or ask for a person at any time.")

@@ -1,0 +1,443 @@
+"""The conversation router: every patient message from every channel passes through `receive()`.
+
+    store it -> consent keywords (SMS/WhatsApp) -> limits -> red-flag screen -> staff or bot?
+    -> Rasa engine (or an apology and an escalation when it fails) -> store and deliver the replies
+
+The router knows who owns a conversation (the bot or staff) and nothing about wire formats:
+each channel registers a `Deliverer` that sends replies in its own medium. Staff act through
+`take_over()`, `staff_reply()` and `hand_back()`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Dict, List, Optional, Protocol, Sequence
+
+from sqlalchemy.orm import sessionmaker
+
+from bot.channels.keywords import consent_keyword, help_text
+from bot.channels.messages import Button, InboundMessage, OutboundMessage, choose_button
+from bot.channels.whatsapp import within_customer_care_window
+from bot.clinic import audit
+from bot.clinic.escalations import open_escalation
+from bot.clinic.hours import reply_expectation
+from bot.clinic.identity import channel_identity_metadata
+from bot.conversations import store
+from bot.conversations.events import InboxEvent, InboxEvents
+from bot.conversations.ratelimit import SlidingWindowLimiter, Verdict
+from bot.conversations.replies import Replies
+from bot.conversations.store import ConversationRef
+from bot.db.models import Conversation, Escalation, utcnow
+from bot.engine.errors import EngineFailure, EngineNotReady
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PHONE_CHANNELS = ("sms", "whatsapp")
+
+
+class Engine(Protocol):
+    """What the router needs of the Rasa engine."""
+
+    @property
+    def ready(self) -> bool:
+        """True once the model can answer."""
+
+    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> List[OutboundMessage]:
+        """The bot's replies to one message."""
+
+
+class Screen(Protocol):
+    """What the router needs of the red-flag screen (bot.safety)."""
+
+    def check(self, text: str):
+        """A result with `kind`, `categories` and `is_red_flag`."""
+
+
+class Deliverer(Protocol):
+    """Sends messages to patients on one channel."""
+
+    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
+        """Deliver `replies` to the patient of `conversation`; raise ChannelSendError if refused."""
+
+    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
+        """Tell a live client that staff joined (owner "staff") or left (owner "bot")."""
+
+
+class StaffActionError(Exception):
+    """A staff action cannot be done; the message says why (shown to the staff member)."""
+
+
+@dataclass(frozen=True)
+class RouterLimits:
+    """Message size, rate limit and how long the engine may take."""
+
+    max_message_chars: int = 2000
+    messages_per_window: int = 20
+    window_seconds: float = 60.0
+    engine_timeout_seconds: float = 15.0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A stored patient message waiting for its reply."""
+
+    inbound: InboundMessage
+    text: str
+    conversation: ConversationRef
+    first_contact: bool
+    opted_out: bool
+    offered: Sequence[Button]
+
+
+@dataclass
+class Outcome:
+    """What `receive()` did with one message (for the caller's logs and for tests)."""
+
+    conversation: Optional[ConversationRef] = None
+    replies: List[OutboundMessage] = field(default_factory=list)
+    handled_by: str = "bot"  # bot | staff | screen | limit | consent | duplicate | error
+
+
+class ConversationRouter:
+    """Routes patient messages to the bot or to staff, and staff messages back to patients."""
+
+    def __init__(self, settings: Settings, session_factory: sessionmaker, engine: Engine, *,
+                 events: Optional[InboxEvents] = None, screen: Optional[Screen] = None,
+                 limits: RouterLimits = RouterLimits(), clock: Callable[[], datetime] = utcnow) -> None:
+        """Wire the router; channels then `register()` their deliverers."""
+        self.settings = settings
+        self.sessions = session_factory
+        self.engine = engine
+        self.events = events or InboxEvents()
+        self.screen = screen
+        self.limits = limits
+        self.clock = clock
+        self.replies = Replies(settings.clinic)
+        self.limiter = SlidingWindowLimiter(limits.messages_per_window, limits.window_seconds)
+        self.deliverers: Dict[str, Deliverer] = {}
+
+    def register(self, channel: str, deliverer: Deliverer) -> None:
+        """Send this channel's outbound messages through `deliverer`."""
+        self.deliverers[channel] = deliverer
+
+    # ---- patient messages -------------------------------------------------------------------
+
+    async def receive(self, inbound: InboundMessage) -> Outcome:
+        """Handle one patient message end to end: `accept()` it, then `process()` it."""
+        accepted = self.accept(inbound)
+        if accepted is None:
+            return Outcome(handled_by="duplicate")
+        return await self.process(accepted)
+
+    def accept(self, inbound: InboundMessage) -> Optional["Accepted"]:
+        """Store the message (one transaction, with its webhook receipt); None if it is a redelivery.
+
+        Webhooks call this before answering the platform, so a message that was acknowledged is
+        always in the database; a database error propagates (the webhook answers 503 and the
+        platform delivers again).
+        """
+        now = self.clock()
+        text = (inbound.text or "").strip()
+        with self.sessions.begin() as session:
+            if inbound.channel_message_id and not store.claim_receipt(
+                    session, inbound.channel, inbound.channel_message_id, now):
+                return None
+            conversation = store.conversation_for(session, inbound.channel, inbound.sender, now)
+            first_contact = conversation.last_patient_message_at is None
+            store.record_inbound(session, conversation, text or "[attachment without text]", now,
+                                 inbound.channel_message_id)
+            accepted = Accepted(
+                inbound=inbound, text=text, conversation=ConversationRef.of(conversation),
+                first_contact=first_contact,
+                opted_out=inbound.channel in PHONE_CHANNELS and store.is_opted_out(
+                    session, inbound.sender, inbound.channel),
+                offered=store.offered_buttons(session, conversation.id))
+        self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
+        return accepted
+
+    async def process(self, accepted: "Accepted") -> Outcome:
+        """Decide the replies to an accepted message, then store and deliver them."""
+        ref, inbound, text = accepted.conversation, accepted.inbound, accepted.text
+        outcome = Outcome(conversation=ref)
+        keyword = consent_keyword(text) if inbound.channel in PHONE_CHANNELS else None
+        if keyword and (keyword != "start" or accepted.opted_out):
+            return await self._consent(ref, inbound, keyword, outcome)
+        if accepted.opted_out:
+            return await self._opted_out_message(ref, text, outcome)
+        replies = await self._decide(ref, inbound, text, accepted.offered, outcome)
+        if accepted.first_contact and replies and outcome.handled_by == "bot":
+            replies.insert(0, self.replies.disclaimer())
+        outcome.replies = replies
+        await self._send(ref, replies, author="bot")
+        return outcome
+
+    async def process_safely(self, accepted: "Accepted") -> Outcome:
+        """`process()`; if it fails unexpectedly, the patient still gets an apology (best effort)."""
+        ref = accepted.conversation
+        try:
+            return await self.process(accepted)
+        except Exception as error:
+            logger.error("conversation %s: processing failed: %s", ref.id, type(error).__name__)
+            deliverer = self.deliverers.get(ref.channel)
+            if deliverer is not None:
+                try:
+                    await deliverer.send(ref, [self.replies.apology(self.clock())], "system")
+                except Exception as send_error:
+                    logger.error("conversation %s: apology not delivered: %s", ref.id, type(send_error).__name__)
+            return Outcome(conversation=ref, handled_by="error")
+
+    async def _decide(self, ref: ConversationRef, inbound: InboundMessage, text: str, offered: Sequence[Button],
+                      outcome: Outcome) -> List[OutboundMessage]:
+        """The replies to one message from a patient who has not opted out."""
+        if len(text) > self.limits.max_message_chars:
+            outcome.handled_by = "limit"
+            return [self.replies.too_long(len(text), self.limits.max_message_chars)]
+        verdict = self.limiter.check(ref.sender_key)
+        if verdict is not Verdict.ALLOW:
+            outcome.handled_by = "limit"
+            return [self.replies.slow_down()] if verdict is Verdict.REFUSE_AND_TELL else []
+        flagged = self._screen(text)
+        if flagged is not None and flagged.is_red_flag:
+            outcome.handled_by = "screen"
+            return self._red_flag(ref, flagged)
+        if ref.owner == "staff":
+            outcome.handled_by = "staff"
+            return []
+        if not text:
+            outcome.handled_by = "bot"
+            return [self.replies.media_only()]
+        if flagged is not None and flagged.kind == "after_effect":
+            outcome.handled_by = "screen"
+            return [self.replies.after_effect(flagged)]
+        return await self._ask_engine(ref, self.engine_text(inbound, text, offered), outcome)
+
+    def _screen(self, text: str):
+        """The red-flag screen's result for `text` (None when there is no screen or no text)."""
+        if self.screen is None or not text:
+            return None
+        return self.screen.check(text)
+
+    def _red_flag(self, ref: ConversationRef, flagged) -> List[OutboundMessage]:
+        """Urgent guidance now, and the conversation at the top of the staff inbox."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            open_escalation(session, sender_key=ref.sender_key, reason="red_flag", priority="urgent",
+                            summary=self.replies.red_flag_summary(flagged), now=now, patient_id=ref.patient_id)
+        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=True))
+        return [self.replies.red_flag(flagged)]
+
+    def engine_text(self, inbound: InboundMessage, text: str, offered: Sequence[Button]) -> str:
+        """What Rasa receives: an offered button's payload, or the patient's words (never a typed intent)."""
+        payloads = {button.payload for button in offered}
+        if inbound.reply_to_payload and inbound.reply_to_payload in payloads:
+            return inbound.reply_to_payload
+        if text in payloads:
+            return text
+        if inbound.channel in PHONE_CHANNELS:
+            chosen = choose_button(text, offered)
+            if chosen:
+                return chosen
+        # Rasa reads "/intent{...}" as an intent with entities: only offered payloads may do that.
+        return text.lstrip("/").strip() or text.replace("/", " ").strip() or "?"
+
+    async def _ask_engine(self, ref: ConversationRef, text: str, outcome: Outcome) -> List[OutboundMessage]:
+        """Rasa's replies; on failure an apology, and the conversation goes to staff."""
+        metadata = self._identity_metadata(ref)
+        try:
+            replies = await asyncio.wait_for(self.engine.respond(ref.sender_key, text, metadata),
+                                             self.limits.engine_timeout_seconds)
+            if not replies:
+                raise EngineFailure("Rasa produced no reply")
+        except EngineNotReady:
+            outcome.handled_by = "error"
+            return [self.replies.starting_up()]
+        except (EngineFailure, asyncio.TimeoutError) as error:
+            logger.error("conversation %s: engine failed (%s)", ref.id, error or type(error).__name__)
+            outcome.handled_by = "error"
+            return self._engine_failed(ref)
+        self._after_engine(ref)
+        return replies
+
+    def _identity_metadata(self, ref: ConversationRef) -> dict:
+        """The signed phone number of an SMS or WhatsApp sender, for the custom actions."""
+        if ref.channel in PHONE_CHANNELS and self.settings.identity_signing_key:
+            return channel_identity_metadata(self.settings.identity_signing_key, ref.sender_key, ref.external_id)
+        return {}
+
+    def _engine_failed(self, ref: ConversationRef) -> List[OutboundMessage]:
+        """Open an escalation for a turn the engine could not answer, and apologise."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            open_escalation(session, sender_key=ref.sender_key, reason="engine_error", priority="normal",
+                            summary="The assistant could not answer (technical fault).", now=now,
+                            patient_id=ref.patient_id)
+        self.events.publish(InboxEvent("escalated", conversation_id=ref.id))
+        return [self.replies.apology(now)]
+
+    def _after_engine(self, ref: ConversationRef) -> None:
+        """Publish a handoff that a custom action made during this turn."""
+        with self.sessions.begin() as session:
+            owner = session.get(Conversation, ref.id).owner
+        if owner != ref.owner and owner == "staff":
+            escalation = None
+            with self.sessions.begin() as session:
+                escalation = store.open_escalation_of(session, ref.id)
+                urgent = bool(escalation and escalation.priority == "urgent")
+            self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=urgent))
+
+    async def _consent(self, ref: ConversationRef, inbound: InboundMessage, keyword: str,
+                       outcome: Outcome) -> Outcome:
+        """STOP, START (after STOP) and HELP on SMS and WhatsApp."""
+        outcome.handled_by = "consent"
+        now = self.clock()
+        if keyword == "help":
+            outcome.replies = [OutboundMessage(help_text(self.settings.clinic.name, self.settings.clinic.phone))]
+            await self._send(ref, outcome.replies, author="system")
+            return outcome
+        opting_out = keyword == "stop"
+        if opting_out and inbound.channel == "whatsapp":
+            # Twilio confirms an SMS opt-out itself; on WhatsApp the patient hears it from us, once.
+            outcome.replies = [self.replies.opted_out()]
+            await self._send(ref, outcome.replies, author="system")
+        with self.sessions.begin() as session:
+            store.set_opt_out(session, inbound.sender, inbound.channel, opting_out, now)
+        if not opting_out:
+            outcome.replies = [self.replies.opted_in()]
+            await self._send(ref, outcome.replies, author="system")
+        return outcome
+
+    async def _opted_out_message(self, ref: ConversationRef, text: str, outcome: Outcome) -> Outcome:
+        """Nothing is sent to an opted-out number; a red flag still reaches staff (they may call)."""
+        outcome.handled_by = "consent"
+        flagged = self._screen(text)
+        if flagged is not None and flagged.is_red_flag:
+            self._red_flag(ref, flagged)
+        return outcome
+
+    # ---- delivery ---------------------------------------------------------------------------
+
+    async def _send(self, ref: ConversationRef, replies: Sequence[OutboundMessage], author: str,
+                    staff_user_id: Optional[int] = None, store_first: bool = True) -> None:
+        """Store the replies, then deliver them; a channel failure is logged (the text is kept)."""
+        if not replies:
+            return
+        now = self.clock()
+        with self.sessions.begin() as session:
+            store.record_outbound(session, ref.id, replies, now, author=author, staff_user_id=staff_user_id)
+        self.events.publish(InboxEvent("message_out", conversation_id=ref.id))
+        deliverer = self.deliverers.get(ref.channel)
+        if deliverer is None:
+            logger.warning("conversation %s: no deliverer for channel %s", ref.id, ref.channel)
+            return
+        if ref.channel in PHONE_CHANNELS and author != "system" and self._opted_out(ref):
+            logger.info("conversation %s: number opted out, nothing sent", ref.id)
+            return
+        try:
+            await deliverer.send(ref, replies, author)
+        except Exception as error:  # a channel outage must not lose the stored conversation
+            logger.error("conversation %s: delivery on %s failed: %s", ref.id, ref.channel, error)
+
+    def _opted_out(self, ref: ConversationRef) -> bool:
+        """True if the patient behind this phone conversation opted out."""
+        with self.sessions.begin() as session:
+            return store.is_opted_out(session, ref.external_id, ref.channel)
+
+    # ---- staff actions ----------------------------------------------------------------------
+
+    def _load(self, session, conversation_id: int) -> Conversation:
+        """The conversation, or StaffActionError if there is none."""
+        conversation = store.find_conversation(session, conversation_id)
+        if conversation is None:
+            raise StaffActionError(f"conversation {conversation_id} does not exist")
+        return conversation
+
+    async def take_over(self, conversation_id: int, staff_user_id: int) -> ConversationRef:
+        """A staff member takes the conversation: the bot goes silent; the patient is told."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            conversation = self._load(session, conversation_id)
+            was_staff = conversation.owner == "staff"
+            changed = self._assign(session, conversation, staff_user_id, now)
+            conversation.owner = "staff"
+            joined = changed or not was_staff
+            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="assign",
+                         subject_type="conversation", subject_id=conversation_id, now=now)
+            ref = ConversationRef.of(conversation)
+        self.events.publish(InboxEvent("assigned", conversation_id=conversation_id))
+        if joined:
+            await self._notify(ref, "staff", self.replies.staff_joined_notice())
+        return ref
+
+    def _assign(self, session, conversation: Conversation, staff_user_id: int, now: datetime) -> bool:
+        """Assign the open escalation (made if missing) to the staff member; True if that changed it."""
+        escalation = store.open_escalation_of(session, conversation.id)
+        if escalation is None:
+            escalation = Escalation(conversation_id=conversation.id, reason="asked_for_person",
+                                    summary="Taken over by staff from the conversation list.",
+                                    priority="normal", status="waiting", created_at=now)
+            session.add(escalation)
+        changed = escalation.assigned_to != staff_user_id
+        escalation.assigned_to, escalation.status = staff_user_id, "assigned"
+        session.flush()
+        return changed
+
+    async def staff_reply(self, conversation_id: int, staff_user_id: int, text: str) -> ConversationRef:
+        """Send a staff member's words to the patient on their channel (taking the conversation)."""
+        text = (text or "").strip()
+        if not text:
+            raise StaffActionError("the reply is empty")
+        if len(text) > self.limits.max_message_chars:
+            raise StaffActionError(f"the reply is longer than {self.limits.max_message_chars} characters")
+        now = self.clock()
+        with self.sessions.begin() as session:
+            conversation = self._load(session, conversation_id)
+            self._check_reachable(session, conversation, now)
+        ref = await self.take_over(conversation_id, staff_user_id)
+        with self.sessions.begin() as session:
+            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="reply",
+                         subject_type="conversation", subject_id=conversation_id, now=now)
+        await self._send(ref, [OutboundMessage(text)], author="staff", staff_user_id=staff_user_id)
+        return ref
+
+    def _check_reachable(self, session, conversation: Conversation, now: datetime) -> None:
+        """Refuse a reply the channel would not deliver (opted out; WhatsApp after 24 hours)."""
+        if conversation.channel in PHONE_CHANNELS and store.is_opted_out(session, conversation.external_id,
+                                                                         conversation.channel):
+            raise StaffActionError("the patient opted out of messages on this channel (STOP)")
+        if conversation.channel == "whatsapp" and not within_customer_care_window(
+                conversation.last_patient_message_at, now):
+            raise StaffActionError(
+                "WhatsApp allows free-form replies only within 24 hours of the patient's last message: "
+                "send an approved template message instead (or call the patient)")
+
+    async def hand_back(self, conversation_id: int, staff_user_id: int) -> ConversationRef:
+        """Resolve the escalation and give the conversation back to the bot; the patient is told."""
+        now = self.clock()
+        with self.sessions.begin() as session:
+            conversation = self._load(session, conversation_id)
+            escalation = store.open_escalation_of(session, conversation_id)
+            if escalation is not None:
+                escalation.status, escalation.resolved_at = "resolved", now
+                escalation.assigned_to = escalation.assigned_to or staff_user_id
+            was_staff = conversation.owner == "staff"
+            conversation.owner = "bot"
+            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="hand_back",
+                         subject_type="conversation", subject_id=conversation_id, now=now)
+            ref = ConversationRef.of(conversation)
+        self.events.publish(InboxEvent("handed_back", conversation_id=conversation_id))
+        if was_staff:
+            await self._send(ref, [self.replies.handed_back()], author="system")
+            await self._notify(ref, "bot", self.replies.staff_left_notice())
+        return ref
+
+    async def _notify(self, ref: ConversationRef, owner: str, notice: str) -> None:
+        """Tell a live client about the change of owner (web only; others get messages)."""
+        deliverer = self.deliverers.get(ref.channel)
+        if deliverer is not None:
+            try:
+                await deliverer.notify_owner(ref, owner, notice)
+            except Exception as error:
+                logger.warning("conversation %s: owner notice failed: %s", ref.id, type(error).__name__)

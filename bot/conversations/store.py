@@ -1,0 +1,155 @@
+"""What the conversation router keeps in the clinic database: messages, owners, consent, receipts.
+
+Plain functions over a SQLAlchemy session (the caller owns the transaction), no aiohttp, no Rasa.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import List, Optional, Sequence, Tuple
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.channels.messages import Button, OutboundMessage
+from bot.clinic import audit
+from bot.clinic.escalations import get_or_create_conversation
+from bot.db.models import ConsentRecord, Conversation, Escalation, InboundReceipt, Message
+
+WEB_SESSION_ID_BYTES = 24
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    """Enough about a conversation to route a message: its id, channel, sender and owner."""
+
+    id: int
+    channel: str
+    external_id: str
+    owner: str
+    patient_id: Optional[int]
+
+    @property
+    def sender_key(self) -> str:
+        """The Rasa sender id: "<channel>:<external id>"."""
+        return f"{self.channel}:{self.external_id}"
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> "ConversationRef":
+        """A detached snapshot of a stored conversation."""
+        return cls(conversation.id, conversation.channel, conversation.external_id, conversation.owner,
+                   conversation.patient_id)
+
+
+def conversation_for(session: Session, channel: str, external_id: str, now: datetime) -> Conversation:
+    """The stored conversation of this sender on this channel, created on first contact."""
+    return get_or_create_conversation(session, f"{channel}:{external_id}", now)
+
+
+def find_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
+    """The conversation with this id, or None."""
+    return session.get(Conversation, conversation_id)
+
+
+def issue_web_session(session: Session, now: datetime) -> str:
+    """A new unguessable web session id, stored as a conversation so other replicas know it."""
+    session_id = secrets.token_urlsafe(WEB_SESSION_ID_BYTES)
+    session.add(Conversation(channel="web", external_id=session_id, owner="bot", created_at=now))
+    session.flush()
+    return session_id
+
+
+def is_issued_web_session(session: Session, session_id: Optional[str]) -> bool:
+    """True if the server issued this web session id (it has a stored conversation)."""
+    if not session_id or not isinstance(session_id, str) or len(session_id) > 128:
+        return False
+    found = session.execute(
+        select(Conversation.id).where(Conversation.channel == "web", Conversation.external_id == session_id)
+    ).first()
+    return found is not None
+
+
+def claim_receipt(session: Session, channel: str, channel_message_id: str, now: datetime) -> bool:
+    """Record a webhook message id; False if it was already received (a redelivery)."""
+    try:
+        with session.begin_nested():
+            session.add(InboundReceipt(channel=channel, channel_message_id=channel_message_id, received_at=now))
+    except IntegrityError:
+        return False
+    return True
+
+
+def record_inbound(session: Session, conversation: Conversation, text: str, now: datetime,
+                   channel_message_id: Optional[str] = None) -> Message:
+    """Store what the patient wrote (all of it) and when."""
+    message = Message(conversation_id=conversation.id, direction="in", author="patient", text=text,
+                      channel_message_id=channel_message_id, created_at=now)
+    conversation.last_patient_message_at = now
+    session.add(message)
+    session.flush()
+    return message
+
+
+def record_outbound(session: Session, conversation_id: int, replies: Sequence[OutboundMessage], now: datetime,
+                    author: str = "bot", staff_user_id: Optional[int] = None) -> List[Message]:
+    """Store what was sent to the patient, with the buttons it offered."""
+    rows = [
+        Message(conversation_id=conversation_id, direction="out", author=author, staff_user_id=staff_user_id,
+                text=reply.text, created_at=now,
+                buttons=[{"title": b.title, "payload": b.payload} for b in reply.buttons] or None)
+        for reply in replies
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def offered_buttons(session: Session, conversation_id: int) -> Tuple[Button, ...]:
+    """The buttons of the bot's latest turn (its messages since the patient's previous message)."""
+    recent = session.execute(
+        select(Message).where(Message.conversation_id == conversation_id)
+        .order_by(Message.id.desc()).limit(20)
+    ).scalars()
+    buttons: List[Button] = []
+    seen_outbound = False
+    for message in recent:
+        if message.direction == "in":
+            if seen_outbound:
+                break
+            continue  # the patient message being answered now
+        seen_outbound = True
+        if message.author == "bot" and message.buttons:
+            buttons[:0] = [Button(str(b.get("title", "")), str(b.get("payload", ""))) for b in message.buttons]
+    return tuple(buttons)
+
+
+def is_opted_out(session: Session, phone_e164: str, channel: str) -> bool:
+    """True if this number sent STOP on this channel and has not sent START since."""
+    record = session.execute(
+        select(ConsentRecord).where(ConsentRecord.phone_e164 == phone_e164, ConsentRecord.channel == channel)
+    ).scalar_one_or_none()
+    return bool(record and record.opted_out)
+
+
+def set_opt_out(session: Session, phone_e164: str, channel: str, opted_out: bool, now: datetime) -> None:
+    """Record STOP (opted_out=True) or START for this number on this channel, with an audit row."""
+    record = session.execute(
+        select(ConsentRecord).where(ConsentRecord.phone_e164 == phone_e164, ConsentRecord.channel == channel)
+    ).scalar_one_or_none()
+    if record is None:
+        record = ConsentRecord(phone_e164=phone_e164, channel=channel)
+        session.add(record)
+    record.opted_out, record.changed_at = opted_out, now
+    session.flush()
+    audit.record(session, actor_type="patient", actor_id=None, action="opted_out" if opted_out else "opted_in",
+                 subject_type="consent", subject_id=record.id, detail={"channel": channel}, now=now)
+
+
+def open_escalation_of(session: Session, conversation_id: int) -> Optional[Escalation]:
+    """The conversation's escalation that is not resolved yet, if any."""
+    return session.execute(
+        select(Escalation).where(Escalation.conversation_id == conversation_id, Escalation.status != "resolved")
+        .order_by(Escalation.id.desc())
+    ).scalars().first()

@@ -1,0 +1,130 @@
+"""The Rasa Agent in-process: load the trained model once, then answer one message at a time.
+
+`RasaEngine.respond()` returns the bot's replies as channel-neutral `OutboundMessage`s. A custom
+action that fails (connection refused, HTTP 500, timeout) does not stop Rasa, which carries on
+without the action's events; the engine notices it through `GuardedActionEndpoint` and raises
+`EngineFailure` instead, so the router can apologise and hand the conversation to staff.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.channels.messages import Button, OutboundMessage
+from bot.engine.errors import EngineFailure, EngineNotReady
+from bot.engine.stores import ClinicLockStore, ClinicTrackerStore
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "clinic.tar.gz"
+INPUT_CHANNEL = "clinic"
+
+# The failures of custom actions during the current `respond()` call (one list per call).
+_action_failures: contextvars.ContextVar[Optional[List[str]]] = contextvars.ContextVar(
+    "action_failures", default=None
+)
+
+
+class GuardedActionEndpoint(EndpointConfig):
+    """Rasa's action endpoint with a bounded timeout; failures are noted for the current turn."""
+
+    def __init__(self, url: str, timeout_seconds: float) -> None:
+        """Call the action server at `url`, giving up after `timeout_seconds`."""
+        super().__init__(url=url)
+        self.timeout_seconds = timeout_seconds
+
+    async def request(self, method: str = "post", subpath: Optional[str] = None,
+                      content_type: Optional[str] = "application/json", compress: bool = False,
+                      **kwargs: Any) -> Optional[Any]:
+        """Rasa's request with our timeout; a failure is recorded, then re-raised for Rasa."""
+        kwargs["timeout"] = self.timeout_seconds
+        try:
+            return await super().request(method, subpath, content_type, compress, **kwargs)
+        except Exception as error:  # Rasa turns any of these into a lost action
+            failures = _action_failures.get()
+            if failures is not None:
+                failures.append(type(error).__name__)
+            logger.warning("custom action call failed: %s", type(error).__name__)
+            raise
+
+
+def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
+    """One message collected from Rasa as an `OutboundMessage` (None if it carries nothing to show)."""
+    text = str(raw.get("text") or "").strip()
+    buttons = tuple(
+        Button(title=str(button.get("title", "")), payload=str(button.get("payload", "")))
+        for button in raw.get("buttons") or ()
+        if button.get("payload")
+    )
+    if not text and not buttons:
+        return None
+    return OutboundMessage(text=text, buttons=buttons)
+
+
+class RasaEngine:
+    """The trained model with the clinic's tracker store, lock store and action endpoint."""
+
+    def __init__(self, settings: Settings, action_timeout_seconds: float = 8.0) -> None:
+        """Nothing is loaded yet: call `await load()` (the application does it at start-up)."""
+        self.settings = settings
+        self.action_timeout_seconds = action_timeout_seconds
+        self.agent: Optional[Agent] = None
+        self.load_seconds: Optional[float] = None
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded and can answer."""
+        return self.agent is not None and self.agent.is_ready()
+
+    def model_file(self) -> Path:
+        """The trained model this engine loads."""
+        path = Path(self.settings.model_path)
+        return path if path.suffix == ".gz" else path / MODEL_FILE
+
+    def _load_agent(self) -> Agent:
+        """Build the agent (blocking: reads the model and builds TensorFlow graphs)."""
+        return Agent.load(
+            model_path=str(self.model_file()),
+            action_endpoint=GuardedActionEndpoint(self.settings.action_endpoint_url, self.action_timeout_seconds),
+            tracker_store=ClinicTrackerStore(database_url=self.settings.database_url),
+            lock_store=ClinicLockStore(redis_url=self.settings.redis_url or ""),
+        )
+
+    async def load(self) -> None:
+        """Load the model in a worker thread, so the server answers /healthz (503) meanwhile."""
+        started = time.monotonic()
+        if not self.model_file().exists():
+            raise FileNotFoundError(f"no trained model at {self.model_file()}: run `make train`")
+        self.agent = await asyncio.get_running_loop().run_in_executor(None, self._load_agent)
+        self.load_seconds = time.monotonic() - started
+        logger.info("model loaded in %.1f s", self.load_seconds)
+
+    async def respond(self, sender_key: str, text: str, metadata: Optional[Dict[str, Any]] = None
+                      ) -> List[OutboundMessage]:
+        """The bot's replies to one patient message; `EngineFailure` if any part of it failed."""
+        if not self.ready:
+            raise EngineNotReady("the model is still loading")
+        failures: List[str] = []
+        token = _action_failures.set(failures)
+        output = CollectingOutputChannel()
+        try:
+            await self.agent.handle_message(UserMessage(
+                text, output_channel=output, sender_id=sender_key, input_channel=INPUT_CHANNEL,
+                metadata=metadata or {},
+            ))
+        except Exception as error:
+            raise EngineFailure(f"Rasa failed: {type(error).__name__}") from error
+        finally:
+            _action_failures.reset(token)
+        if failures:
+            raise EngineFailure(f"custom action failed: {', '.join(failures)}")
+        return [message for message in map(to_outbound, output.messages) if message is not None]

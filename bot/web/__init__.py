@@ -1,0 +1,1 @@
+"""The HTTP side of the application: pages, health, webhooks and the socket.io web chat."""

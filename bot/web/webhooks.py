@@ -1,0 +1,144 @@
+"""Webhooks for SMS and WhatsApp: Twilio (`/webhooks/twilio`) and Meta's Cloud API (`/webhooks/whatsapp`).
+
+Each webhook checks the platform's signature (403 otherwise), stores the message with its
+receipt in one transaction (a redelivery is a no-op), answers at once, and leaves the reply to a
+background task that sends it through the platform's API. If the message cannot be stored (the
+database is down), the webhook answers 503 so the platform delivers it again.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Awaitable, List, Sequence
+
+from aiohttp import web
+
+from bot.appkeys import BACKGROUND_TASKS, HTTP_CLIENT, ROUTER, SETTINGS
+from bot.channels import twilio, whatsapp
+from bot.channels.messages import InboundMessage, MalformedWebhook, OutboundMessage
+from bot.conversations.router import Accepted, ConversationRouter
+from bot.conversations.store import ConversationRef
+
+logger = logging.getLogger(__name__)
+
+TWIML = "application/xml"
+
+
+def run_in_background(app: web.Application, work: Awaitable) -> None:
+    """Run `work` after the response; the application waits for it on shutdown."""
+    tasks = app[BACKGROUND_TASKS]
+    task = asyncio.ensure_future(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+def accept_all(router: ConversationRouter, messages: Sequence[InboundMessage]) -> List[Accepted]:
+    """Store every message of one webhook; a database error becomes 503 (deliver again)."""
+    try:
+        return [accepted for accepted in map(router.accept, messages) if accepted is not None]
+    except Exception as error:
+        logger.error("webhook message not stored: %s", type(error).__name__)
+        raise web.HTTPServiceUnavailable(text="temporarily unable to store the message; please retry",
+                                         headers={"Retry-After": "30"}) from error
+
+
+async def process_all(router: ConversationRouter, accepted: Sequence[Accepted]) -> None:
+    """Reply to the accepted messages one after another (they may be from the same patient)."""
+    for item in accepted:
+        await router.process_safely(item)
+
+
+async def twilio_webhook(request: web.Request) -> web.Response:
+    """An SMS or WhatsApp message from Twilio: check, store, answer empty TwiML, reply later."""
+    config = twilio.TwilioConfig.from_settings(request.app[SETTINGS])
+    form = {key: str(value) for key, value in (await request.post()).items()}
+    if not twilio.is_valid_signature(config, request.path_qs, form, request.headers.get("X-Twilio-Signature")):
+        logger.warning("Twilio webhook refused: missing or wrong signature")
+        raise web.HTTPForbidden(text="invalid signature")
+    try:
+        inbound = twilio.parse_inbound(form)
+    except MalformedWebhook as error:
+        raise web.HTTPBadRequest(text=str(error)) from error
+    router = request.app[ROUTER]
+    accepted = accept_all(router, [inbound])
+    if accepted:
+        run_in_background(request.app, process_all(router, accepted))
+    return web.Response(text=twilio.EMPTY_TWIML, content_type=TWIML)
+
+
+async def whatsapp_verify(request: web.Request) -> web.Response:
+    """Meta's subscription handshake: echo hub.challenge when the verify token matches."""
+    config = whatsapp.WhatsAppConfig.from_settings(request.app[SETTINGS])
+    challenge = whatsapp.verify_subscription(config, request.query)
+    if challenge is None:
+        raise web.HTTPForbidden(text="verify token does not match")
+    return web.Response(text=challenge)
+
+
+async def whatsapp_webhook(request: web.Request) -> web.Response:
+    """Messages (and status updates, ignored) from the WhatsApp Cloud API."""
+    config = whatsapp.WhatsAppConfig.from_settings(request.app[SETTINGS])
+    raw = await request.read()
+    if not whatsapp.is_valid_signature(config, raw, request.headers.get("X-Hub-Signature-256")):
+        logger.warning("WhatsApp webhook refused: missing or wrong signature")
+        raise web.HTTPForbidden(text="invalid signature")
+    try:
+        messages = whatsapp.parse_webhook(json.loads(raw))
+    except (ValueError, MalformedWebhook) as error:  # json.JSONDecodeError is a ValueError
+        raise web.HTTPBadRequest(text=f"malformed WhatsApp webhook: {error}") from error
+    router = request.app[ROUTER]
+    accepted = accept_all(router, messages)
+    if accepted:
+        run_in_background(request.app, process_all(router, accepted))
+    return web.json_response({"received": len(messages)})
+
+
+class TwilioDeliverer:
+    """Sends SMS (and, without a Cloud API number, WhatsApp) replies through Twilio's Messages API."""
+
+    def __init__(self, app: web.Application, channel: str) -> None:
+        """Send on `channel` ("sms" or "whatsapp") with the application's HTTP client."""
+        self.app = app
+        self.channel = channel
+
+    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
+        """Each rendered body (long texts split, buttons numbered) as one Twilio message."""
+        config = twilio.TwilioConfig.from_settings(self.app[SETTINGS])
+        for body in twilio.render_sms(replies):
+            await twilio.send_twilio(self.app[HTTP_CLIENT], config, self.channel, conversation.external_id, body)
+
+    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
+        """Nothing: on SMS the handoff and hand-back are ordinary messages."""
+
+
+class CloudApiDeliverer:
+    """Sends WhatsApp replies through Meta's Graph API (reply buttons where the bot offers choices)."""
+
+    def __init__(self, app: web.Application) -> None:
+        """Send with the application's HTTP client."""
+        self.app = app
+
+    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
+        """One Graph API message per reply."""
+        config = whatsapp.WhatsAppConfig.from_settings(self.app[SETTINGS])
+        for reply in replies:
+            await whatsapp.send_whatsapp(self.app[HTTP_CLIENT], config, conversation.external_id, reply)
+
+    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
+        """Nothing: on WhatsApp the handoff and hand-back are ordinary messages."""
+
+
+def whatsapp_deliverer(app: web.Application):
+    """The Cloud API when WHATSAPP_PHONE_NUMBER_ID is set, else Twilio's WhatsApp numbers."""
+    if app[SETTINGS].whatsapp_phone_number_id:
+        return CloudApiDeliverer(app)
+    return TwilioDeliverer(app, "whatsapp")
+
+
+def setup_webhooks(app: web.Application) -> None:
+    """Add the webhook routes."""
+    app.router.add_post("/webhooks/twilio", twilio_webhook, name="twilio_webhook")
+    app.router.add_get("/webhooks/whatsapp", whatsapp_verify, name="whatsapp_verify")
+    app.router.add_post("/webhooks/whatsapp", whatsapp_webhook, name="whatsapp_webhook")
+

@@ -1,0 +1,81 @@
+"""Stand-ins for the parts of the application a test does not exercise: a scripted engine, a
+screen with fixed answers, and a deliverer that records what it would send."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from bot.channels.messages import Button, OutboundMessage
+from bot.clinic.escalations import open_escalation
+from bot.engine.errors import EngineFailure
+
+
+class ScriptedEngine:
+    """Answers from a script: exact text -> replies; "handoff" escalates like the custom action."""
+
+    def __init__(self, session_factory=None, ready: bool = True) -> None:
+        self.session_factory = session_factory
+        self.ready = ready
+        self.calls: List[Tuple[str, str, dict]] = []
+        self.fail_with: Optional[Exception] = None
+        self.delay_seconds = 0.0
+
+    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> List[OutboundMessage]:
+        self.calls.append((sender_key, text, dict(metadata or {})))
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if self.fail_with is not None:
+            raise self.fail_with
+        if text == "silent":
+            return []
+        if text == "options":
+            return [OutboundMessage("Did you mean:", (Button("Pain", "/faq_pain"), Button("Cost", "/ask_cost")))]
+        if text in ("handoff", "a person please"):
+            with self.session_factory.begin() as session:
+                open_escalation(session, sender_key=sender_key, reason="asked_for_person", summary="asked",
+                                priority="normal", now=datetime.now(timezone.utc))
+            return [OutboundMessage("I've asked a member of the team to reply here.")]
+        return [OutboundMessage(f"bot heard: {text}")]
+
+
+@dataclass(frozen=True)
+class FixedResult:
+    kind: Optional[str]
+    categories: Tuple[str, ...] = ()
+
+    @property
+    def is_red_flag(self) -> bool:
+        return self.kind in ("emergency", "urgent")
+
+
+class KeywordScreen:
+    """Flags a message containing "lips swelling" (emergency) or "bit red" (after-effect)."""
+
+    def check(self, text: str) -> FixedResult:
+        if "lips swelling" in text:
+            return FixedResult("emergency", ("allergy",))
+        if "bit red" in text:
+            return FixedResult("after_effect", ("after_effect",))
+        return FixedResult(None)
+
+
+@dataclass
+class RecordingDeliverer:
+    """Records every send and owner notice instead of delivering."""
+
+    sent: List[Tuple[str, str, str]] = field(default_factory=list)  # (external id, author, text)
+    notices: List[Tuple[str, str]] = field(default_factory=list)
+    fail: bool = False
+
+    async def send(self, conversation, replies: Sequence[OutboundMessage], author: str) -> None:
+        if self.fail:
+            raise RuntimeError("channel down")
+        self.sent.extend((conversation.external_id, author, reply.text) for reply in replies)
+
+    async def notify_owner(self, conversation, owner: str, notice: str) -> None:
+        self.notices.append((conversation.external_id, owner))
+
+    def texts(self) -> List[str]:
+        return [text for _, _, text in self.sent]
