@@ -7,6 +7,8 @@
     import-bookings FILE     import the clinic's bookings CSV (see bot/clinic/importer.py);
                              like seed-demo, it upgrades the schema first
     seed-demo                add the demo patients if the database has no patients
+    staff add EMAIL --role R staff console accounts (also: staff set-password, unlock, list);
+                             see bot/console/cli.py
 
 To add a command, write `def add_x_arguments(parser)` (optional) and `def run_x(args, settings) -> int`
 (in this file or in its own module) and register a `Command` in `COMMANDS`. Only `main()`
@@ -140,12 +142,32 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     return run_seed_demo(args, settings) or run_terminal_chat(settings)
 
 
+def add_staff_arguments(parser: argparse.ArgumentParser) -> None:
+    """`staff add|set-password|unlock|list ...` (bot/console/cli.py)."""
+    from bot.console.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def run_staff(args: argparse.Namespace, settings: Settings) -> int:
+    """`staff ...`: upgrade the schema, then manage console accounts."""
+    from bot.console.cli import run
+
+    engine, factory = _session_factory(settings)
+    try:
+        return run(args, factory)
+    finally:
+        engine.dispose()
+
+
 COMMANDS: Dict[str, Command] = {
     "run": Command("serve the assistant on the embedded default (SQLite, demo clinic)", run_assistant),
     "chat": Command("chat with the assistant in this terminal (rasa shell)", run_chat),
     "db-upgrade": Command("bring the database schema up to date (alembic upgrade head)", run_db_upgrade),
     "import-bookings": Command("import the clinic's bookings CSV", run_import_bookings, add_import_arguments),
     "seed-demo": Command("add demo patients to an empty database", run_seed_demo),
+    "staff": Command("manage staff console accounts (add, set-password, unlock, list)", run_staff,
+                     add_staff_arguments),
 }
 
 

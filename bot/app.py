@@ -26,6 +26,7 @@ from bot.appkeys import (
     SESSION_FACTORY,
     SETTINGS,
 )
+from bot.console import setup_console
 from bot.conversations.events import InboxEvents
 from bot.conversations.router import ConversationRouter, Engine, RouterLimits, Screen
 from bot.db.session import create_db_engine, make_session_factory
@@ -141,14 +142,5 @@ def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: O
     ])
     setup_pages(app)
     setup_webhooks(app)
-    _setup_console(app)
-    return app
-
-
-def _setup_console(app: web.Application) -> None:
-    """The staff console (bot.console), when present."""
-    try:
-        from bot.console import setup_console
-    except ImportError:
-        return
     setup_console(app)
+    return app

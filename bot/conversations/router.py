@@ -191,7 +191,14 @@ class ConversationRouter:
 
     async def _decide(self, ref: ConversationRef, inbound: InboundMessage, text: str, offered: Sequence[Button],
                       outcome: Outcome) -> List[OutboundMessage]:
-        """The replies to one message from a patient who has not opted out."""
+        """The replies to one message from a patient who has not opted out.
+
+        The red-flag screen comes first: a long message or a flood can still report an emergency.
+        """
+        flagged = self._screen(text)
+        if flagged is not None and flagged.is_red_flag:
+            outcome.handled_by = "screen"
+            return self._red_flag(ref, flagged)
         if len(text) > self.limits.max_message_chars:
             outcome.handled_by = "limit"
             return [self.replies.too_long(len(text), self.limits.max_message_chars)]
@@ -199,10 +206,6 @@ class ConversationRouter:
         if verdict is not Verdict.ALLOW:
             outcome.handled_by = "limit"
             return [self.replies.slow_down()] if verdict is Verdict.REFUSE_AND_TELL else []
-        flagged = self._screen(text)
-        if flagged is not None and flagged.is_red_flag:
-            outcome.handled_by = "screen"
-            return self._red_flag(ref, flagged)
         if ref.owner == "staff":
             outcome.handled_by = "staff"
             return []

@@ -78,6 +78,11 @@ class WebChat:
         self.sio.on("connect", self.on_connect)
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
+        app.on_shutdown.append(self._shutdown)
+
+    async def _shutdown(self, app: web.Application) -> None:
+        """Close every socket and stop socket.io's background service task."""
+        await self.sio.shutdown()
 
     def _app_parts(self):
         """(settings, session factory, router) of the running application."""

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.channels.messages import InboundMessage
 from bot.clinic.identity import verified_channel_phone
 from bot.conversations.router import ConversationRouter, RouterLimits, StaffActionError
-from bot.db.models import AuditLog, ConsentRecord, Conversation, Escalation, Message, StaffUser
+from bot.db.models import AuditLog, ConsentRecord, Conversation, Escalation, Message
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.settings import Settings
 from tests.bot.fakes import KeywordScreen, RecordingDeliverer, ScriptedEngine
@@ -42,15 +42,6 @@ def router(settings, session_factory, engine, deliverers) -> ConversationRouter:
     for channel, deliverer in deliverers.items():
         router.register(channel, deliverer)
     return router
-
-
-@pytest.fixture
-def staff_id(session_factory) -> int:
-    with session_factory.begin() as session:
-        user = StaffUser(email="jo@clinic.example", password_hash="x", role="staff")
-        session.add(user)
-        session.flush()
-        return user.id
 
 
 def message(text, channel="web", sender="session-1", message_id=None, payload=None, media=False):
@@ -166,6 +157,13 @@ async def test_red_flag_gets_urgent_guidance_and_an_urgent_escalation_even_when_
         escalation = session.execute(select(Escalation)).scalar_one()
         assert (escalation.priority, escalation.reason) == ("urgent", "red_flag")
         assert "lips" not in escalation.summary  # the summary never quotes the patient
+
+
+async def test_red_flag_in_an_oversized_message_or_a_flood_is_still_answered(router, deliverers):
+    for i in range(6):
+        await router.receive(message(f"message {i}"))
+    outcome = await router.receive(message("my lips swelling " + "x" * 2500))
+    assert outcome.handled_by == "screen" and "999" in deliverers["web"].texts()[-1]
 
 
 async def test_expected_after_effect_gets_the_calm_answer_not_the_engine(router, engine, deliverers):

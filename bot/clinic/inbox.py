@@ -1,0 +1,532 @@
+"""What the staff console reads: the inbox of escalations, staff requests, transcripts, notes, audit.
+
+Plain queries over a SQLAlchemy session (the caller owns the transaction), returning frozen views
+that are safe to use after the session closes. No aiohttp, no Rasa.
+
+Inbox order: urgent escalations first; then waiting before assigned; then the longest waiting
+first. Resolved escalations come after every open one, most recently resolved first.
+
+"Waiting since" is how long the patient has been waiting for a person: from the escalation
+until staff first reply; after a staff reply, from the patient's next message (None while the
+patient has nothing unanswered).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.clinic import audit
+from bot.clinic.bookings import (
+    CourseProgress,
+    PatientView,
+    SessionView,
+    course_progress,
+    get_patient,
+    past_sessions,
+    upcoming_sessions,
+)
+from bot.clinic.escalations import split_sender_key
+from bot.db.models import (
+    Appointment,
+    AuditLog,
+    Conversation,
+    Escalation,
+    Message,
+    Patient,
+    StaffNote,
+    StaffRequest,
+    StaffUser,
+)
+
+logger = logging.getLogger(__name__)
+
+INBOX_FILTERS = ("open", "waiting", "assigned", "resolved", "all")
+OPEN_STATUSES = ("waiting", "assigned")
+MAX_NOTE_CHARS = 4000
+INBOX_LIMIT = 300
+RESOLVED_LIMIT = 100
+SESSION_LIST_LIMIT = 10
+# Audit actions that change nothing the inbox or a transcript shows (reads, sign-ins): the live
+# pages need not redraw for them. Anything else audited (including actions added later) counts.
+QUIET_ACTIONS = ("transcript_viewed", "bookings_viewed", "requests_viewed", "audit_exported", "login",
+                 "login_failed", "logout", "session_expired", "staff_account_created", "staff_password_set",
+                 "staff_unlocked")
+
+
+class NoteError(ValueError):
+    """A note cannot be added; the message says why (shown to the staff member)."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One escalation in the inbox, with its conversation and patient (if verified)."""
+
+    escalation_id: int
+    conversation_id: int
+    channel: str
+    owner: str
+    reason: str
+    summary: str
+    priority: str
+    status: str
+    assigned_to: Optional[int]
+    assigned_email: Optional[str]
+    created_at: datetime
+    resolved_at: Optional[datetime]
+    waiting_since: Optional[datetime]
+    patient_id: Optional[int]
+    patient_name: Optional[str]
+    patient_ref: Optional[str]
+
+    @property
+    def urgent(self) -> bool:
+        """True for red flags (and anything else marked urgent)."""
+        return self.priority == "urgent"
+
+
+@dataclass(frozen=True)
+class RequestItem:
+    """A staff request (reschedule, cancel, delete data) with what the patient asked for."""
+
+    id: int
+    kind: str
+    wishes: str
+    status: str
+    created_at: datetime
+    done_at: Optional[datetime]
+    patient_id: Optional[int]
+    patient_name: Optional[str]
+    patient_ref: Optional[str]
+    appointment_id: Optional[int]
+    appointment_starts_at: Optional[datetime]
+    conversation_id: Optional[int]
+    channel: str
+
+
+@dataclass(frozen=True)
+class EscalationView:
+    """An escalation as shown beside its transcript."""
+
+    id: int
+    reason: str
+    summary: str
+    priority: str
+    status: str
+    assigned_to: Optional[int]
+    assigned_email: Optional[str]
+    created_at: datetime
+    resolved_at: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """A conversation's header: channel, owner, patient link and its latest escalation."""
+
+    id: int
+    channel: str
+    external_id: str
+    owner: str
+    patient_id: Optional[int]
+    created_at: datetime
+    last_patient_message_at: Optional[datetime]
+    escalation: Optional[EscalationView]
+
+    @property
+    def sender_key(self) -> str:
+        """The Rasa sender id ("<channel>:<external id>"), as staff requests store it."""
+        return f"{self.channel}:{self.external_id}"
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    """One message of a transcript."""
+
+    id: int
+    direction: str
+    author: str
+    text: str
+    created_at: datetime
+    staff_user_id: Optional[int]
+    staff_email: Optional[str]
+
+
+@dataclass(frozen=True)
+class NoteItem:
+    """One internal note (never sent to the patient)."""
+
+    id: int
+    text: str
+    created_at: datetime
+    staff_user_id: Optional[int]
+    staff_email: Optional[str]
+
+
+@dataclass(frozen=True)
+class PatientPanel:
+    """A verified patient beside their conversation: who they are and their sessions."""
+
+    patient: PatientView
+    upcoming: Tuple[SessionView, ...]
+    past: Tuple[SessionView, ...]
+    progress: Optional[CourseProgress]
+
+
+@dataclass(frozen=True)
+class AuditItem:
+    """One audit row, with the staff member's email when the actor is staff."""
+
+    id: int
+    at: datetime
+    actor_type: str
+    actor_id: Optional[str]
+    actor_email: Optional[str]
+    action: str
+    subject_type: Optional[str]
+    subject_id: Optional[str]
+    detail: Optional[dict]
+
+
+# ---- the inbox ------------------------------------------------------------------------------
+
+def _emails(session: Session, staff_ids: Iterable[Optional[int]]) -> Dict[int, str]:
+    """Staff id -> email for the given ids."""
+    ids = sorted({int(i) for i in staff_ids if i is not None})
+    if not ids:
+        return {}
+    return dict(session.execute(select(StaffUser.id, StaffUser.email).where(StaffUser.id.in_(ids))).all())
+
+
+def _patients(session: Session, patient_ids: Iterable[Optional[int]]) -> Dict[int, Tuple[str, str]]:
+    """Patient id -> (full name, clinic reference)."""
+    ids = sorted({i for i in patient_ids if i is not None})
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Patient.id, Patient.full_name, Patient.clinic_ref).where(Patient.id.in_(ids)))
+    return {pid: (name, ref) for pid, name, ref in rows}
+
+
+def _waiting_marks(session: Session, conversation_ids: Sequence[int]) -> Dict[int, Tuple[Optional[datetime],
+                                                                                         Optional[datetime]]]:
+    """Conversation id -> (last staff reply, first patient message after it)."""
+    if not conversation_ids:
+        return {}
+    last_staff = (
+        select(Message.conversation_id.label("conversation_id"), func.max(Message.created_at).label("at"))
+        .where(Message.author == "staff", Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+        .subquery()
+    )
+    staff_at = {cid: at for cid, at in session.execute(select(last_staff.c.conversation_id, last_staff.c.at))}
+    first_after = session.execute(
+        select(Message.conversation_id, func.min(Message.created_at))
+        .outerjoin(last_staff, last_staff.c.conversation_id == Message.conversation_id)
+        .where(Message.author == "patient", Message.conversation_id.in_(conversation_ids),
+               or_(last_staff.c.at.is_(None), Message.created_at > last_staff.c.at))
+        .group_by(Message.conversation_id)
+    ).all()
+    first = {cid: at for cid, at in first_after}
+    return {cid: (staff_at.get(cid), first.get(cid)) for cid in conversation_ids}
+
+
+def _waiting_since(escalation: Escalation,
+                   marks: Tuple[Optional[datetime], Optional[datetime]]) -> Optional[datetime]:
+    """Since when the patient has been waiting for a person (None if resolved or answered)."""
+    if escalation.status == "resolved":
+        return None
+    last_staff, first_after = marks
+    if last_staff is None or last_staff < escalation.created_at:
+        return escalation.created_at
+    return first_after
+
+
+def list_inbox(session: Session, *, status: str = "open",
+               assigned_to: Optional[int] = None) -> List[InboxItem]:
+    """The escalations for one filter (`INBOX_FILTERS`), optionally only those assigned to someone."""
+    if status not in INBOX_FILTERS:
+        raise ValueError(f"status must be one of {INBOX_FILTERS}, not {status!r}")
+    base = select(Escalation, Conversation).join(Conversation, Conversation.id == Escalation.conversation_id)
+    if assigned_to is not None:
+        base = base.where(Escalation.assigned_to == assigned_to)
+    urgent_first = case((Escalation.priority == "urgent", 0), else_=1)
+    waiting_first = case((Escalation.status == "waiting", 0), else_=1)
+    rows: List[tuple] = []
+    if status != "resolved":
+        wanted = OPEN_STATUSES if status in ("open", "all") else (status,)
+        rows += session.execute(
+            base.where(Escalation.status.in_(wanted))
+            .order_by(urgent_first, waiting_first, Escalation.created_at, Escalation.id)
+            .limit(INBOX_LIMIT)
+        ).all()
+    if status in ("resolved", "all"):
+        rows += session.execute(
+            base.where(Escalation.status == "resolved")
+            .order_by(urgent_first, Escalation.resolved_at.desc(), Escalation.id.desc())
+            .limit(RESOLVED_LIMIT)
+        ).all()
+    emails = _emails(session, (e.assigned_to for e, _ in rows))
+    patients = _patients(session, (c.patient_id for _, c in rows))
+    marks = _waiting_marks(session, sorted({c.id for e, c in rows if e.status != "resolved"}))
+    items = []
+    for escalation, conversation in rows:
+        name, ref = patients.get(conversation.patient_id, (None, None))
+        items.append(InboxItem(
+            escalation_id=escalation.id, conversation_id=conversation.id, channel=conversation.channel,
+            owner=conversation.owner, reason=escalation.reason, summary=escalation.summary or "",
+            priority=escalation.priority, status=escalation.status, assigned_to=escalation.assigned_to,
+            assigned_email=emails.get(escalation.assigned_to) if escalation.assigned_to else None,
+            created_at=escalation.created_at, resolved_at=escalation.resolved_at,
+            waiting_since=_waiting_since(escalation, marks.get(conversation.id, (None, None))),
+            patient_id=conversation.patient_id, patient_name=name, patient_ref=ref,
+        ))
+    return items
+
+
+# ---- staff requests -------------------------------------------------------------------------
+
+def _conversation_ids_by_sender(session: Session, sender_keys: Iterable[str]) -> Dict[str, Tuple[int, str]]:
+    """Sender key -> (conversation id, channel) for the stored conversations among `sender_keys`."""
+    found: Dict[str, Tuple[int, str]] = {}
+    by_channel: Dict[str, Dict[str, str]] = {}
+    for key in set(sender_keys):
+        channel, external = split_sender_key(key)
+        by_channel.setdefault(channel, {})[external] = key
+    for channel, externals in by_channel.items():
+        rows = session.execute(
+            select(Conversation.id, Conversation.external_id)
+            .where(Conversation.channel == channel, Conversation.external_id.in_(list(externals)))
+        )
+        for conversation_id, external in rows:
+            found[externals[external]] = (conversation_id, channel)
+    return found
+
+
+def _request_items(session: Session, requests: Sequence[StaffRequest]) -> List[RequestItem]:
+    """Views of staff requests with their patient, session and conversation."""
+    patients = _patients(session, (r.patient_id for r in requests))
+    appointment_ids = sorted({r.appointment_id for r in requests if r.appointment_id is not None})
+    starts = dict(session.execute(
+        select(Appointment.id, Appointment.starts_at).where(Appointment.id.in_(appointment_ids))
+    ).all()) if appointment_ids else {}
+    conversations = _conversation_ids_by_sender(session, (r.conversation_id for r in requests))
+    items = []
+    for request in requests:
+        name, ref = patients.get(request.patient_id, (None, None))
+        conversation_id, channel = conversations.get(request.conversation_id,
+                                                     (None, split_sender_key(request.conversation_id)[0]))
+        items.append(RequestItem(
+            id=request.id, kind=request.kind, wishes=request.wishes or "", status=request.status,
+            created_at=request.created_at, done_at=request.done_at, patient_id=request.patient_id,
+            patient_name=name, patient_ref=ref, appointment_id=request.appointment_id,
+            appointment_starts_at=starts.get(request.appointment_id), conversation_id=conversation_id,
+            channel=channel,
+        ))
+    return items
+
+
+def list_requests(session: Session, status: str = "open", limit: int = INBOX_LIMIT) -> List[RequestItem]:
+    """Staff requests with this status, oldest first."""
+    requests = list(session.execute(
+        select(StaffRequest).where(StaffRequest.status == status)
+        .order_by(StaffRequest.created_at, StaffRequest.id).limit(limit)
+    ).scalars())
+    return _request_items(session, requests)
+
+
+def requests_of_conversation(session: Session, conversation: ConversationView) -> List[RequestItem]:
+    """The staff requests made in this conversation, open ones first, newest first."""
+    requests = list(session.execute(
+        select(StaffRequest).where(StaffRequest.conversation_id == conversation.sender_key)
+        .order_by(case((StaffRequest.status == "open", 0), else_=1), StaffRequest.created_at.desc())
+        .limit(50)
+    ).scalars())
+    return _request_items(session, requests)
+
+
+# ---- one conversation -----------------------------------------------------------------------
+
+def _escalation_view(session: Session, conversation_id: int) -> Optional[EscalationView]:
+    """The open escalation of the conversation, else its most recent one."""
+    escalation = session.execute(
+        select(Escalation).where(Escalation.conversation_id == conversation_id)
+        .order_by(case((Escalation.status == "resolved", 1), else_=0), Escalation.id.desc())
+    ).scalars().first()
+    if escalation is None:
+        return None
+    email = (_emails(session, [escalation.assigned_to]).get(escalation.assigned_to)
+             if escalation.assigned_to else None)
+    return EscalationView(
+        id=escalation.id, reason=escalation.reason, summary=escalation.summary or "",
+        priority=escalation.priority, status=escalation.status, assigned_to=escalation.assigned_to,
+        assigned_email=email, created_at=escalation.created_at, resolved_at=escalation.resolved_at,
+    )
+
+
+def get_conversation(session: Session, conversation_id: int) -> Optional[ConversationView]:
+    """The conversation's header, or None if there is no such conversation."""
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    return ConversationView(
+        id=conversation.id, channel=conversation.channel, external_id=conversation.external_id,
+        owner=conversation.owner, patient_id=conversation.patient_id, created_at=conversation.created_at,
+        last_patient_message_at=conversation.last_patient_message_at,
+        escalation=_escalation_view(session, conversation.id),
+    )
+
+
+def transcript(session: Session, conversation_id: int, after_id: int = 0) -> List[MessageItem]:
+    """The conversation's messages after message `after_id` (all of them by default), in order."""
+    messages = list(session.execute(
+        select(Message).where(Message.conversation_id == conversation_id, Message.id > after_id)
+        .order_by(Message.id)
+    ).scalars())
+    emails = _emails(session, (m.staff_user_id for m in messages))
+    return [
+        MessageItem(id=m.id, direction=m.direction, author=m.author, text=m.text, created_at=m.created_at,
+                    staff_user_id=m.staff_user_id, staff_email=emails.get(m.staff_user_id))
+        for m in messages
+    ]
+
+
+def notes(session: Session, conversation_id: int, after_id: int = 0) -> List[NoteItem]:
+    """The conversation's internal notes after note `after_id`, oldest first."""
+    rows = list(session.execute(
+        select(StaffNote).where(StaffNote.conversation_id == conversation_id, StaffNote.id > after_id)
+        .order_by(StaffNote.id)
+    ).scalars())
+    emails = _emails(session, (n.staff_user_id for n in rows))
+    return [NoteItem(id=n.id, text=n.text, created_at=n.created_at, staff_user_id=n.staff_user_id,
+                     staff_email=emails.get(n.staff_user_id)) for n in rows]
+
+
+def add_note(session: Session, conversation_id: int, staff_user_id: int, text: str,
+             now: datetime) -> NoteItem:
+    """Keep a private note on the conversation (audited with ids only); NoteError if empty or too long."""
+    text = (text or "").strip()
+    if not text:
+        raise NoteError("the note is empty")
+    if len(text) > MAX_NOTE_CHARS:
+        raise NoteError(f"the note is longer than {MAX_NOTE_CHARS} characters")
+    if session.get(Conversation, conversation_id) is None:
+        raise NoteError(f"conversation {conversation_id} does not exist")
+    note = StaffNote(conversation_id=conversation_id, staff_user_id=staff_user_id, text=text, created_at=now)
+    session.add(note)
+    session.flush()
+    audit.record(session, actor_type="staff", actor_id=staff_user_id, action="note_added",
+                 subject_type="conversation", subject_id=conversation_id, detail={"note_id": note.id},
+                 now=now)
+    email = _emails(session, [staff_user_id]).get(staff_user_id)
+    return NoteItem(id=note.id, text=note.text, created_at=now, staff_user_id=staff_user_id,
+                    staff_email=email)
+
+
+def patient_panel(session: Session, patient_id: int, now: datetime,
+                  limit: int = SESSION_LIST_LIMIT) -> Optional[PatientPanel]:
+    """Who the verified patient is, their upcoming and past sessions and course progress."""
+    patient = get_patient(session, patient_id)
+    if patient is None:
+        return None
+    return PatientPanel(
+        patient=patient,
+        upcoming=tuple(upcoming_sessions(session, patient_id, now, limit=limit)),
+        past=tuple(past_sessions(session, patient_id, now, limit=limit)),
+        progress=course_progress(session, patient_id, now),
+    )
+
+
+# ---- live updates ---------------------------------------------------------------------------
+
+def change_marker(session: Session) -> Tuple[Optional[int], ...]:
+    """A value that changes whenever the inbox or a transcript may have changed, in any process.
+
+    The newest escalation, message and staff request, and the newest audit row that is not a
+    quiet one (assignments, hand-backs, notes, requests done, escalations upgraded to urgent are
+    all audited). Each is a short walk down a primary-key index.
+    """
+    def newest(column, *conditions):
+        return session.execute(select(column).where(*conditions).order_by(column.desc()).limit(1)).scalar()
+
+    return (
+        newest(Escalation.id),
+        newest(Message.id),
+        newest(StaffRequest.id),
+        newest(AuditLog.id, AuditLog.action.notin_(QUIET_ACTIONS)),
+    )
+
+
+# ---- the audit log --------------------------------------------------------------------------
+
+def _staff_actor(row: AuditLog) -> Optional[int]:
+    """The staff id of a row done by staff, else None."""
+    if row.actor_type == "staff" and (row.actor_id or "").isdigit():
+        return int(row.actor_id)
+    return None
+
+
+def _audit_items(session: Session, rows: Sequence[AuditLog]) -> List[AuditItem]:
+    """Views of audit rows with staff emails."""
+    emails = _emails(session, (_staff_actor(r) for r in rows))
+    return [
+        AuditItem(id=r.id, at=r.at, actor_type=r.actor_type, actor_id=r.actor_id,
+                  actor_email=emails.get(_staff_actor(r)) if _staff_actor(r) is not None else None,
+                  action=r.action, subject_type=r.subject_type, subject_id=r.subject_id, detail=r.detail)
+        for r in rows
+    ]
+
+
+def _audit_filter(query, action: Optional[str]):
+    """Only rows of `action`, when given."""
+    return query.where(AuditLog.action == action) if action else query
+
+
+def audit_page(session: Session, page: int = 1, per_page: int = 50,
+               action: Optional[str] = None) -> Tuple[List[AuditItem], int]:
+    """One page of the audit log, newest first, and the number of rows in all."""
+    page = max(page, 1)
+    total = session.execute(_audit_filter(select(func.count(AuditLog.id)), action)).scalar_one()
+    rows = list(session.execute(
+        _audit_filter(select(AuditLog), action).order_by(AuditLog.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)
+    ).scalars())
+    return _audit_items(session, rows), total
+
+
+def audit_actions(session: Session) -> List[str]:
+    """The distinct actions in the audit log, for the filter."""
+    return list(session.execute(select(AuditLog.action).distinct().order_by(AuditLog.action)).scalars())
+
+
+def iter_audit(session: Session, batch: int = 1000,
+               up_to_id: Optional[int] = None) -> Iterator[List[AuditItem]]:
+    """The whole audit log, oldest first, in batches (keyset pagination: constant memory)."""
+    after = 0
+    while True:
+        query = select(AuditLog).where(AuditLog.id > after)
+        if up_to_id is not None:
+            query = query.where(AuditLog.id <= up_to_id)
+        rows = list(session.execute(query.order_by(AuditLog.id).limit(batch)).scalars())
+        if not rows:
+            return
+        yield _audit_items(session, rows)
+        after = rows[-1].id
+
+
+def last_audit_id(session: Session) -> int:
+    """The newest audit row's id (0 when the log is empty)."""
+    return session.execute(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1)).scalar() or 0
+
+
+def last_logout_at(session: Session, staff_user_id: int) -> Optional[datetime]:
+    """When the staff member last signed out (that ends every session they had before)."""
+    return session.execute(
+        select(AuditLog.at).where(and_(AuditLog.subject_type == "staff_user",
+                                       AuditLog.subject_id == str(staff_user_id),
+                                       AuditLog.action == "logout"))
+        .order_by(AuditLog.id.desc()).limit(1)
+    ).scalar()

@@ -1,0 +1,230 @@
+"""Turn the inbox's views into what a receptionist reads: labels, clinic-local times, waiting times.
+
+Each function returns plain JSON-ready dicts, used both by the templates (first paint) and by the
+JSON API (live redraws), so the two always show the same thing.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Dict, Optional
+from zoneinfo import ZoneInfo
+
+from bot.clinic.bookings import CourseProgress, SessionView
+from bot.clinic.inbox import (
+    AuditItem,
+    ConversationView,
+    EscalationView,
+    InboxItem,
+    MessageItem,
+    NoteItem,
+    PatientPanel,
+    RequestItem,
+)
+from bot.clinic.timefmt import describe_when
+
+CHANNEL_LABELS = {"web": "Web chat", "sms": "SMS", "whatsapp": "WhatsApp"}
+REASON_LABELS = {
+    "asked_for_person": "Asked for a person",
+    "fallback": "The assistant could not answer",
+    "booking_change": "Booking change",
+    "red_flag": "Urgent symptom (red flag)",
+    "engine_error": "Technical fault",
+    "verification_locked": "Identity check locked",
+}
+STATUS_LABELS = {"waiting": "Waiting", "assigned": "Assigned", "resolved": "Resolved"}
+REQUEST_LABELS = {"reschedule": "Reschedule a session", "cancel": "Cancel a session",
+                  "delete_data": "Delete my data"}
+AUTHOR_LABELS = {"patient": "Patient", "bot": "Assistant", "staff": "Staff", "system": "System"}
+SESSION_STATUS_LABELS = {"booked": "Booked", "completed": "Completed", "cancelled": "Cancelled",
+                         "no_show": "Did not attend"}
+FILTER_LABELS = {"open": "Open (waiting or assigned)", "waiting": "Waiting", "assigned": "Assigned",
+                 "resolved": "Resolved", "all": "All"}
+
+
+def local_time(moment: Optional[datetime], tz: ZoneInfo, now: datetime) -> str:
+    """Like "Fri 21 Nov 2026, 14:05", in the clinic's timezone (empty for None)."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M}"
+
+
+def when(moment: Optional[datetime], tz: ZoneInfo, now: datetime) -> str:
+    """Like "today at 14:05" or "on Friday at 10:00" (empty for None)."""
+    return describe_when(moment, now, tz) if moment is not None else ""
+
+
+def duration(seconds: float) -> str:
+    """A waiting time: "less than a minute", "12 min", "2 h 5 min", "3 days 4 h"."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    day_word = "day" if days == 1 else "days"
+    return f"{days} {day_word} {hours} h" if hours else f"{days} {day_word}"
+
+
+def patient_label(name: Optional[str], ref: Optional[str]) -> str:
+    """Like "Alex Morgan (MC-1001)", or "Not verified"."""
+    if name is None:
+        return "Not verified"
+    return f"{name} ({ref})" if ref else name
+
+
+def iso(moment: Optional[datetime]) -> Optional[str]:
+    """ISO 8601 with the UTC offset, or None."""
+    return moment.isoformat() if moment is not None else None
+
+
+def inbox_item(item: InboxItem, tz: ZoneInfo, now: datetime, me: int) -> Dict[str, Any]:
+    """One inbox row."""
+    waiting = None if item.waiting_since is None else duration((now - item.waiting_since).total_seconds())
+    return {
+        "escalation_id": item.escalation_id,
+        "conversation_id": item.conversation_id,
+        "url": f"/staff/conversations/{item.conversation_id}",
+        "priority": item.priority,
+        "urgent": item.urgent,
+        "priority_label": "Urgent" if item.urgent else "Normal",
+        "status": item.status,
+        "status_label": STATUS_LABELS.get(item.status, item.status),
+        "channel": item.channel,
+        "channel_label": CHANNEL_LABELS.get(item.channel, item.channel),
+        "reason": item.reason,
+        "reason_label": REASON_LABELS.get(item.reason, item.reason),
+        "summary": item.summary,
+        "verified": item.patient_id is not None,
+        "patient_label": patient_label(item.patient_name, item.patient_ref),
+        "assigned_label": ("you" if item.assigned_to == me else (item.assigned_email or "someone"))
+        if item.assigned_to else "nobody",
+        "mine": item.assigned_to == me,
+        "created_at": iso(item.created_at),
+        "created_label": when(item.created_at, tz, now),
+        "resolved_label": when(item.resolved_at, tz, now),
+        "waiting_since": iso(item.waiting_since),
+        "waiting_label": waiting or ("answered" if item.status != "resolved" else "resolved"),
+        "waiting": waiting is not None,
+    }
+
+
+def request_item(item: RequestItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """One staff request."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "kind_label": REQUEST_LABELS.get(item.kind, item.kind),
+        "wishes": item.wishes,
+        "status": item.status,
+        "patient_label": patient_label(item.patient_name, item.patient_ref),
+        "session_label": when(item.appointment_starts_at, tz, now),
+        "created_label": when(item.created_at, tz, now),
+        "done_label": when(item.done_at, tz, now),
+        "channel_label": CHANNEL_LABELS.get(item.channel, item.channel),
+        "conversation_url": f"/staff/conversations/{item.conversation_id}" if item.conversation_id else None,
+        "done_url": f"/staff/requests/{item.id}/done",
+    }
+
+
+def escalation(view: Optional[EscalationView], tz: ZoneInfo, now: datetime,
+               me: int) -> Optional[Dict[str, Any]]:
+    """The escalation beside a transcript."""
+    if view is None:
+        return None
+    return {
+        "id": view.id,
+        "priority": view.priority,
+        "urgent": view.priority == "urgent",
+        "priority_label": "Urgent" if view.priority == "urgent" else "Normal",
+        "status": view.status,
+        "status_label": STATUS_LABELS.get(view.status, view.status),
+        "reason": view.reason,
+        "reason_label": REASON_LABELS.get(view.reason, view.reason),
+        "summary": view.summary,
+        "assigned_label": ("you" if view.assigned_to == me else (view.assigned_email or "someone"))
+        if view.assigned_to else "nobody",
+        "created_label": when(view.created_at, tz, now),
+        "resolved_label": when(view.resolved_at, tz, now),
+    }
+
+
+def conversation(view: ConversationView, tz: ZoneInfo, now: datetime, me: int) -> Dict[str, Any]:
+    """A conversation's header."""
+    phone = view.channel in ("sms", "whatsapp")
+    return {
+        "id": view.id,
+        "channel": view.channel,
+        "channel_label": CHANNEL_LABELS.get(view.channel, view.channel),
+        "address": view.external_id if phone else None,
+        "owner": view.owner,
+        "owner_label": ("Staff are answering: the assistant is silent" if view.owner == "staff"
+                        else "The assistant is answering"),
+        "verified": view.patient_id is not None,
+        "last_patient_message_label": when(view.last_patient_message_at, tz, now),
+        "escalation": escalation(view.escalation, tz, now, me),
+    }
+
+
+def message(item: MessageItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """One transcript line."""
+    author = AUTHOR_LABELS.get(item.author, item.author)
+    if item.author == "staff" and item.staff_email:
+        author = f"Staff ({item.staff_email})"
+    return {"id": item.id, "author": item.author, "author_label": author, "text": item.text,
+            "at": iso(item.created_at), "time_label": local_time(item.created_at, tz, now)}
+
+
+def note(item: NoteItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """One internal note."""
+    return {"id": item.id, "text": item.text, "by": item.staff_email or "former staff member",
+            "at": iso(item.created_at), "time_label": local_time(item.created_at, tz, now)}
+
+
+def session_row(view: SessionView, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """One booked, completed, cancelled or missed session."""
+    number = (f"session {view.number_in_course} of {view.planned_sessions}"
+              if view.number_in_course else "not counted")
+    return {"when": local_time(view.starts_at, tz, now), "relative": when(view.starts_at, tz, now),
+            "status_label": SESSION_STATUS_LABELS.get(view.status, view.status), "treatment": view.treatment,
+            "number_label": number, "practitioner": view.practitioner or "",
+            "duration_min": view.duration_min}
+
+
+def progress(view: Optional[CourseProgress], tz: ZoneInfo, now: datetime) -> Optional[Dict[str, Any]]:
+    """Course progress."""
+    if view is None:
+        return None
+    return {"treatment": view.treatment, "completed": view.completed, "planned": view.planned,
+            "remaining": view.remaining,
+            "next_label": when(view.next_session.starts_at, tz, now) if view.next_session else ""}
+
+
+def patient_panel(panel: PatientPanel, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """Who the verified patient is and their sessions."""
+    return {
+        "name": panel.patient.full_name,
+        "ref": panel.patient.clinic_ref,
+        "phone": panel.patient.phone_e164 or "",
+        "preferred_channel": CHANNEL_LABELS.get(panel.patient.preferred_channel,
+                                                panel.patient.preferred_channel),
+        "upcoming": [session_row(s, tz, now) for s in panel.upcoming],
+        "past": [session_row(s, tz, now) for s in panel.past],
+        "progress": progress(panel.progress, tz, now),
+    }
+
+
+def audit_row(item: AuditItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """One audit row."""
+    actor = item.actor_type
+    if item.actor_id:
+        actor += f" #{item.actor_id}"
+    if item.actor_email:
+        actor += f" ({item.actor_email})"
+    subject = f"{item.subject_type} #{item.subject_id}" if item.subject_type else ""
+    detail = ", ".join(f"{k}={v}" for k, v in sorted((item.detail or {}).items()))
+    return {"id": item.id, "at": iso(item.at), "time_label": local_time(item.at, tz, now), "actor": actor,
+            "action": item.action, "subject": subject, "detail": detail}

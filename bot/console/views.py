@@ -1,0 +1,443 @@
+"""The console's pages, its JSON API and its actions.
+
+Pages are rendered on the server (aiohttp-jinja2, templates in bot/templates/console/) and work
+without JavaScript: forms post, the server redirects back with a message (post/redirect/get).
+The page script (bot/static/console/console.js) submits the same forms with fetch, asking for
+JSON, and redraws from the JSON API when the event stream says something changed.
+
+Staff act on conversations only through the conversation router (reply, assign, hand back);
+it records those actions in the audit log. The console records the rest: views of transcripts
+and booking details, notes, sign-in and sign-out, audit exports (ids only, never text).
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import logging
+from typing import Any, Dict, List
+
+import aiohttp_jinja2
+import aiohttp_session
+from aiohttp import web
+
+from bot.appkeys import EVENTS, ROUTER, SESSION_FACTORY, SETTINGS
+from bot.clinic import audit
+from bot.clinic import inbox as queries
+from bot.clinic.requests import mark_request_done
+from bot.clinic.staff import LoginResult, authenticate
+from bot.console import present
+from bot.console.options import CONSOLE_OPTIONS
+from bot.console.security import (
+    LOGIN_PATH,
+    PREFIX,
+    csrf_token,
+    current_staff,
+    end_session,
+    flash,
+    pop_flash,
+    require_role,
+    safe_next,
+    signed_in_staff,
+    start_session,
+    wants_json,
+)
+from bot.conversations.events import InboxEvent
+from bot.conversations.router import StaffActionError
+
+logger = logging.getLogger(__name__)
+
+MAX_FORM_FIELD = 10_000
+LOGIN_FAILED = ("The email or password is not right, or the account is locked for a while after too many "
+                "attempts. Try again, or ask an administrator.")
+HANDED_BACK = "Resolved: the assistant answers this patient again from their next message."
+CSV_COLUMNS = ("id", "at_utc", "actor_type", "actor_id", "actor_email", "action", "subject_type",
+               "subject_id", "detail")
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+def _now(request: web.Request):
+    """The console's clock."""
+    return request.app[CONSOLE_OPTIONS].clock()
+
+
+def _tz(request: web.Request):
+    """The clinic's timezone."""
+    return request.app[SETTINGS].clinic.timezone
+
+
+async def render(request: web.Request, template: str, context: Dict[str, Any],
+                 status: int = 200) -> web.Response:
+    """A console page with the common context: staff member, CSRF token, messages, clinic."""
+    session = await aiohttp_session.get_session(request)
+    base = {
+        "csrf_token": csrf_token(session),
+        "staff": request.get("console_staff"),
+        "flash": pop_flash(session),
+        "clinic": request.app[SETTINGS].clinic,
+    }
+    base.update(context)
+    return aiohttp_jinja2.render_template(template, request, base, status=status)
+
+
+async def _form(request: web.Request) -> Dict[str, str]:
+    """The posted fields (form or JSON body) as strings."""
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError) as error:
+            raise web.HTTPBadRequest(text="the body is not JSON") from error
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="expected a JSON object")
+        return {str(k): str(v)[:MAX_FORM_FIELD] for k, v in body.items() if isinstance(v, (str, int))}
+    form = await request.post()
+    return {k: v[:MAX_FORM_FIELD] for k, v in form.items() if isinstance(v, str)}
+
+
+def _int_param(request: web.Request, name: str) -> int:
+    """A numeric path or query parameter (404 / 400 otherwise)."""
+    raw = request.match_info.get(name) if name in request.match_info else request.query.get(name, "0")
+    try:
+        value = int(raw or "0")
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=f"{name} must be a number") from error
+    if value < 0:
+        raise web.HTTPBadRequest(text=f"{name} must not be negative")
+    return value
+
+
+async def _outcome(request: web.Request, back: str, *, ok: bool, message: str,
+                   status: int = 200) -> web.Response:
+    """JSON for the page script; otherwise a message for the next page and a redirect back."""
+    if wants_json(request):
+        body = {"ok": ok, "message" if ok else "error": message}
+        return web.json_response(body, status=status if ok else (status if status >= 400 else 409))
+    session = await aiohttp_session.get_session(request)
+    flash(session, "info" if ok else "error", message)
+    raise web.HTTPSeeOther(back)
+
+
+# ---- signing in and out ---------------------------------------------------------------------
+
+async def login_page(request: web.Request) -> web.Response:
+    """GET /staff/login: the sign-in form (the inbox if already signed in)."""
+    session = await aiohttp_session.get_session(request)
+    staff, _ = signed_in_staff(request, session)
+    if staff is not None:
+        raise web.HTTPSeeOther(safe_next(request.query.get("next")))
+    return await render(request, "console/login.html",
+                        {"title": "Sign in", "page": "login", "next": safe_next(request.query.get("next")),
+                         "email": "", "error": None})
+
+
+def _authenticate(request: web.Request, email: str, password: str) -> LoginResult:
+    """Check the login in one transaction (runs in a worker thread: argon2 is slow on purpose)."""
+    options = request.app[CONSOLE_OPTIONS]
+    with request.app[SESSION_FACTORY].begin() as db:
+        return authenticate(db, email, password, options.clock(), max_failures=options.max_failed_logins,
+                            lockout=options.lockout)
+
+
+async def login(request: web.Request) -> web.Response:
+    """POST /staff/login: sign in, or the same message whatever was wrong."""
+    form = await _form(request)
+    email, password = form.get("email", "").strip(), form.get("password", "")
+    target = safe_next(form.get("next"))
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(None, _authenticate, request, email, password)
+    if result.user is None:
+        return await render(request, "console/login.html", {
+            "title": "Sign in", "page": "login", "next": target, "email": email[:254],
+            "error": LOGIN_FAILED,
+        }, status=401)
+    session = await aiohttp_session.get_session(request)
+    start_session(session, result.user, _now(request))
+    raise web.HTTPSeeOther(target)
+
+
+async def logout(request: web.Request) -> web.Response:
+    """POST /staff/logout: end this session (and every other session of this staff member)."""
+    staff = current_staff(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        audit.record(db, actor_type="staff", actor_id=staff.id, action="logout", subject_type="staff_user",
+                     subject_id=staff.id, now=_now(request))
+    session = await aiohttp_session.get_session(request)
+    end_session(session)
+    flash(session, "info", "You have signed out.")
+    raise web.HTTPSeeOther(LOGIN_PATH)
+
+
+# ---- the inbox ------------------------------------------------------------------------------
+
+def _inbox_filter(request: web.Request) -> tuple:
+    """(status, mine) from the query string."""
+    status = request.query.get("status", "open")
+    if status not in queries.INBOX_FILTERS:
+        status = "open"
+    return status, request.query.get("mine") in ("1", "on", "true")
+
+
+async def _inbox_data(request: web.Request, *, page_view: bool) -> Dict[str, Any]:
+    """The inbox rows and open requests as JSON-ready data, with the requests' view audited.
+
+    A page load always records which requests were shown; a background redraw records only a
+    set of requests this session has not been shown yet (a redraw of the same rows shows
+    nothing new, and would otherwise fill the log on a busy day).
+    """
+    staff = current_staff(request)
+    status, mine = _inbox_filter(request)
+    now, tz = _now(request), _tz(request)
+    session = await aiohttp_session.get_session(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        items = queries.list_inbox(db, status=status, assigned_to=staff.id if mine else None)
+        requests = queries.list_requests(db)
+        shown = sorted(r.id for r in requests)
+        digest = hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:16]
+        if shown and (page_view or session.get("requests_seen") != digest):
+            audit.record(db, actor_type="staff", actor_id=staff.id, action="requests_viewed",
+                         subject_type="staff_request", detail={"request_ids": shown[:200]}, now=now)
+            session["requests_seen"] = digest
+    rows = [present.inbox_item(item, tz, now, staff.id) for item in items]
+    return {
+        "filter": {"status": status, "mine": mine},
+        "now": now.isoformat(),
+        "escalations": rows,
+        "requests": [present.request_item(r, tz, now) for r in requests],
+        "counts": {"urgent": sum(1 for r in rows if r["urgent"] and r["status"] != "resolved"),
+                   "waiting": sum(1 for r in rows if r["status"] == "waiting")},
+    }
+
+
+async def inbox_page(request: web.Request) -> web.Response:
+    """GET /staff: escalated conversations and staff requests."""
+    data = await _inbox_data(request, page_view=True)
+    return await render(request, "console/inbox.html", {
+        "title": "Inbox", "page": "inbox", "data": data, "filters": present.FILTER_LABELS,
+    })
+
+
+async def inbox_api(request: web.Request) -> web.Response:
+    """GET /staff/api/inbox: the same as JSON, for live redraws."""
+    return web.json_response(await _inbox_data(request, page_view=False))
+
+
+# ---- one conversation -----------------------------------------------------------------------
+
+def _load_conversation(db, conversation_id: int) -> queries.ConversationView:
+    """The conversation, or 404."""
+    view = queries.get_conversation(db, conversation_id)
+    if view is None:
+        raise web.HTTPNotFound(text="There is no such conversation.")
+    return view
+
+
+async def conversation_page(request: web.Request) -> web.Response:
+    """GET /staff/conversations/{id}: transcript, escalation, patient, reply, notes (all audited)."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    now, tz = _now(request), _tz(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        view = _load_conversation(db, conversation_id)
+        messages = queries.transcript(db, conversation_id)
+        notes = queries.notes(db, conversation_id)
+        panel = queries.patient_panel(db, view.patient_id, now) if view.patient_id else None
+        requests = queries.requests_of_conversation(db, view)
+        audit.record(db, actor_type="staff", actor_id=staff.id, action="transcript_viewed",
+                     subject_type="conversation", subject_id=conversation_id,
+                     detail={"messages": len(messages)}, now=now)
+        if panel is not None:
+            audit.record(db, actor_type="staff", actor_id=staff.id, action="bookings_viewed",
+                         subject_type="patient", subject_id=view.patient_id,
+                         detail={"conversation_id": conversation_id}, now=now)
+    request_rows = [present.request_item(r, tz, now) for r in requests]
+    if panel is None:
+        for row in request_rows:  # booking details stay hidden until the patient is verified
+            row["session_label"] = ""
+    return await render(request, "console/conversation.html", {
+        "title": f"Conversation {conversation_id}", "page": "conversation",
+        "conversation": present.conversation(view, tz, now, staff.id),
+        "messages": [present.message(m, tz, now) for m in messages],
+        "notes": [present.note(n, tz, now) for n in notes],
+        "patient": present.patient_panel(panel, tz, now) if panel else None,
+        "requests": request_rows,
+        "max_reply_chars": request.app[SETTINGS].max_message_chars,
+        "max_note_chars": queries.MAX_NOTE_CHARS,
+    })
+
+
+async def conversation_api(request: web.Request) -> web.Response:
+    """GET /staff/api/conversations/{id}?after=M&after_note=N: new messages and notes, and the header."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    after, after_note = _int_param(request, "after"), _int_param(request, "after_note")
+    now, tz = _now(request), _tz(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        view = _load_conversation(db, conversation_id)
+        messages = queries.transcript(db, conversation_id, after_id=after)
+        notes = queries.notes(db, conversation_id, after_id=after_note)
+        if messages:
+            audit.record(db, actor_type="staff", actor_id=staff.id, action="transcript_viewed",
+                         subject_type="conversation", subject_id=conversation_id,
+                         detail={"after_message_id": after, "messages": len(messages)}, now=now)
+    return web.json_response({
+        "conversation": present.conversation(view, tz, now, staff.id),
+        "messages": [present.message(m, tz, now) for m in messages],
+        "notes": [present.note(n, tz, now) for n in notes],
+    })
+
+
+def _back(conversation_id: int) -> str:
+    """The conversation page."""
+    return f"{PREFIX}/conversations/{conversation_id}"
+
+
+async def reply(request: web.Request) -> web.Response:
+    """POST /staff/conversations/{id}/reply: send the text to the patient on their channel."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    form = await _form(request)
+    try:
+        await request.app[ROUTER].staff_reply(conversation_id, staff.id, form.get("text", ""))
+    except StaffActionError as error:
+        return await _outcome(request, _back(conversation_id), ok=False, message=f"Not sent: {error}.")
+    return await _outcome(request, _back(conversation_id), ok=True, message="Reply sent to the patient.")
+
+
+async def assign(request: web.Request) -> web.Response:
+    """POST /staff/conversations/{id}/assign: take the conversation (the assistant goes silent)."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    try:
+        await request.app[ROUTER].take_over(conversation_id, staff.id)
+    except StaffActionError as error:
+        return await _outcome(request, _back(conversation_id), ok=False, message=f"Not assigned: {error}.")
+    return await _outcome(request, _back(conversation_id), ok=True,
+                          message="The conversation is assigned to you; the assistant will not answer it.")
+
+
+async def hand_back(request: web.Request) -> web.Response:
+    """POST /staff/conversations/{id}/hand-back: resolve and give the conversation back to the assistant."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    try:
+        await request.app[ROUTER].hand_back(conversation_id, staff.id)
+    except StaffActionError as error:
+        return await _outcome(request, _back(conversation_id), ok=False, message=f"Not handed back: {error}.")
+    return await _outcome(request, _back(conversation_id), ok=True,
+                          message=HANDED_BACK)
+
+
+async def add_note(request: web.Request) -> web.Response:
+    """POST /staff/conversations/{id}/notes: an internal note (never sent to the patient)."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    form = await _form(request)
+    try:
+        with request.app[SESSION_FACTORY].begin() as db:
+            queries.add_note(db, conversation_id, staff.id, form.get("text", ""), _now(request))
+    except queries.NoteError as error:
+        return await _outcome(request, _back(conversation_id), ok=False, message=f"Note not added: {error}.",
+                              status=422)
+    return await _outcome(request, _back(conversation_id), ok=True, message="Note added (staff only).")
+
+
+async def request_done(request: web.Request) -> web.Response:
+    """POST /staff/requests/{id}/done: the staff request has been dealt with."""
+    staff = current_staff(request)
+    request_id = _int_param(request, "id")
+    form = await _form(request)
+    back = safe_next(form.get("next"))
+    try:
+        with request.app[SESSION_FACTORY].begin() as db:
+            mark_request_done(db, request_id, staff.id, _now(request))
+    except LookupError as error:
+        raise web.HTTPNotFound(text="There is no such request.") from error
+    request.app[EVENTS].publish(InboxEvent("request_done", request_id=request_id))
+    return await _outcome(request, back, ok=True, message="Request marked done.")
+
+
+# ---- the audit log (admins) -----------------------------------------------------------------
+
+@require_role("admin")
+async def audit_page(request: web.Request) -> web.Response:
+    """GET /staff/audit?page=N&action=A: the audit log, newest first."""
+    options = request.app[CONSOLE_OPTIONS]
+    page = max(_int_param(request, "page"), 1)
+    action = request.query.get("action") or None
+    now, tz = _now(request), _tz(request)
+    with request.app[SESSION_FACTORY]() as db:
+        items, total = queries.audit_page(db, page, options.audit_page_size, action)
+        actions = queries.audit_actions(db)
+    pages = max((total + options.audit_page_size - 1) // options.audit_page_size, 1)
+    return await render(request, "console/audit.html", {
+        "title": "Audit log", "page": "audit", "rows": [present.audit_row(i, tz, now) for i in items],
+        "page_number": page, "pages": pages, "total": total, "action": action or "", "actions": actions,
+    })
+
+
+def _csv_cell(value: Any) -> str:
+    """A cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_lines(rows: List[queries.AuditItem]) -> bytes:
+    """CSV text for a batch of audit rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in (
+            row.id, row.at.isoformat(), row.actor_type, row.actor_id, row.actor_email, row.action,
+            row.subject_type, row.subject_id, json.dumps(row.detail, sort_keys=True) if row.detail else "")])
+    return buffer.getvalue().encode("utf-8")
+
+
+@require_role("admin")
+async def audit_csv(request: web.Request) -> web.StreamResponse:
+    """GET /staff/audit.csv: the whole audit log as CSV (the export itself is audited first)."""
+    staff = current_staff(request)
+    now = _now(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        entry = audit.record(db, actor_type="staff", actor_id=staff.id, action="audit_exported",
+                             subject_type="audit_log", now=now)
+        db.flush()
+        up_to = entry.id
+        entry.detail = {"up_to_id": up_to}
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="audit-{now:%Y%m%d-%H%M}.csv"',
+    })
+    await response.prepare(request)
+    header = io.StringIO()
+    csv.writer(header).writerow(CSV_COLUMNS)
+    await response.write(header.getvalue().encode("utf-8"))
+    with request.app[SESSION_FACTORY]() as db:
+        for batch in queries.iter_audit(db, up_to_id=up_to):
+            await response.write(_csv_lines(batch))
+    await response.write_eof()
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """Every console route (all of them behind the sign-in check, except the login form)."""
+    from bot.console.live import event_stream
+
+    router = app.router
+    router.add_get(LOGIN_PATH, login_page, name="console_login")
+    router.add_post(LOGIN_PATH, login, name="console_login_post")
+    router.add_post("/staff/logout", logout, name="console_logout")
+    router.add_get("/staff", inbox_page, name="console_inbox")
+    router.add_get("/staff/api/inbox", inbox_api, name="console_inbox_api")
+    router.add_get("/staff/events", event_stream, name="console_events")
+    router.add_get(r"/staff/conversations/{id:\d+}", conversation_page, name="console_conversation")
+    router.add_get(r"/staff/api/conversations/{id:\d+}", conversation_api, name="console_conversation_api")
+    router.add_post(r"/staff/conversations/{id:\d+}/reply", reply, name="console_reply")
+    router.add_post(r"/staff/conversations/{id:\d+}/assign", assign, name="console_assign")
+    router.add_post(r"/staff/conversations/{id:\d+}/hand-back", hand_back, name="console_hand_back")
+    router.add_post(r"/staff/conversations/{id:\d+}/notes", add_note, name="console_add_note")
+    router.add_post(r"/staff/requests/{id:\d+}/done", request_done, name="console_request_done")
+    router.add_get("/staff/audit", audit_page, name="console_audit")
+    router.add_get("/staff/audit.csv", audit_csv, name="console_audit_csv")

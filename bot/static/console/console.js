@@ -1,0 +1,374 @@
+/* Staff console: live inbox and transcript (server-sent events + JSON refetch) and forms sent
+ * with fetch. Every page works without this script (forms post and the server redirects back);
+ * the script only saves reloads. Text from the server is always put in with textContent. */
+(function () {
+  "use strict";
+
+  var LOGIN = "/staff/login";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.getAttribute("content") : "";
+  var page = document.body.getAttribute("data-page");
+  var serverOffsetMs = 0; // server clock minus browser clock
+
+  function toLogin() {
+    window.location.assign(LOGIN + "?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 401) { toLogin(); throw new Error("signed out"); }
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  function setStatus(text) {
+    var status = document.getElementById("live-status");
+    if (status) { status.textContent = text; }
+  }
+
+  function announce(text, kind) {
+    var area = document.getElementById("flash");
+    if (!area) { return; }
+    area.textContent = "";
+    var p = el("p", "flash flash-" + (kind || "info"));
+    if (kind === "error") { p.appendChild(el("strong", null, "Problem: ")); }
+    p.appendChild(document.createTextNode(text));
+    area.appendChild(p);
+  }
+
+  function showError(text) {
+    var box = document.getElementById("action-error");
+    if (!box) { announce(text, "error"); return; }
+    box.textContent = text;
+    box.hidden = false;
+    box.focus();
+  }
+
+  function clearError() {
+    var box = document.getElementById("action-error");
+    if (box) { box.hidden = true; box.textContent = ""; }
+  }
+
+  /* ---- forms ------------------------------------------------------------------------------ */
+
+  function enhanceForms(afterSuccess) {
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (!form.matches || !form.matches("form[data-async]")) { return; }
+      event.preventDefault();
+      var question = form.getAttribute("data-confirm");
+      if (question && !window.confirm(question)) { return; }
+      var button = form.querySelector("button[type=submit]");
+      if (button) { button.disabled = true; }
+      clearError();
+      fetch(form.getAttribute("action"), {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+        body: new URLSearchParams(new FormData(form))
+      }).then(function (response) {
+        if (response.status === 401) { toLogin(); return null; }
+        return response.json().catch(function () {
+          return { ok: false, error: "The server did not answer as expected (HTTP " + response.status + ")." };
+        });
+      }).then(function (body) {
+        if (!body) { return; }
+        if (body.ok) {
+          announce(body.message || "Done.");
+          if (form.hasAttribute("data-clear")) {
+            var box = form.querySelector("textarea");
+            if (box) { box.value = ""; box.focus(); }
+          }
+          afterSuccess(form);
+        } else {
+          showError(body.error || "That did not work.");
+        }
+      }).catch(function () {
+        showError("The console could not reach the server. Check the connection and try again.");
+      }).then(function () {
+        if (button) { button.disabled = false; }
+      });
+    });
+  }
+
+  /* ---- live updates ----------------------------------------------------------------------- */
+
+  function live(onChange) {
+    var timer = null;
+    var source = null;
+    function schedule(data) {
+      if (timer) { window.clearTimeout(timer); }
+      timer = window.setTimeout(function () { timer = null; onChange(data); }, 250);
+    }
+    function connect() {
+      source = new EventSource("/staff/events");
+      source.addEventListener("ready", function () { setStatus("Live: updates appear by themselves."); schedule(null); });
+      source.addEventListener("inbox-changed", function (event) {
+        var data = null;
+        try { data = JSON.parse(event.data); } catch (e) { data = null; }
+        schedule(data);
+      });
+      source.onerror = function () {
+        if (source.readyState === EventSource.CLOSED) {
+          setStatus("Live updates paused; reconnecting…");
+          // A refused stream is usually an ended session: getJSON sends the browser to sign in.
+          getJSON("/staff/api/inbox").then(function () {
+            window.setTimeout(connect, 5000);
+          }).catch(function () { window.setTimeout(connect, 15000); });
+        } else {
+          setStatus("Reconnecting…");
+        }
+      };
+    }
+    connect();
+  }
+
+  /* ---- the inbox -------------------------------------------------------------------------- */
+
+  function duration(seconds) {
+    var minutes = Math.floor(Math.max(seconds, 0) / 60);
+    if (minutes < 1) { return "less than a minute"; }
+    if (minutes < 60) { return minutes + " min"; }
+    var hours = Math.floor(minutes / 60);
+    minutes = minutes % 60;
+    if (hours < 24) { return minutes ? hours + " h " + minutes + " min" : hours + " h"; }
+    var days = Math.floor(hours / 24);
+    hours = hours % 24;
+    var word = days === 1 ? "day" : "days";
+    return hours ? days + " " + word + " " + hours + " h" : days + " " + word;
+  }
+
+  function tickWaiting() {
+    var now = Date.now() + serverOffsetMs;
+    document.querySelectorAll("td.waiting[data-waiting-since]").forEach(function (cell) {
+      var since = cell.getAttribute("data-waiting-since");
+      if (since) { cell.textContent = duration((now - Date.parse(since)) / 1000); }
+    });
+  }
+
+  function priorityBadge(urgent) {
+    var badge = el("span", urgent ? "badge badge-urgent" : "badge");
+    if (urgent) {
+      var icon = el("span", null, "⚠ ");
+      icon.setAttribute("aria-hidden", "true");
+      badge.appendChild(icon);
+      badge.appendChild(document.createTextNode("Urgent"));
+    } else {
+      badge.textContent = "Normal";
+    }
+    return badge;
+  }
+
+  function inboxRow(row) {
+    var tr = el("tr", "inbox-row" + (row.urgent ? " urgent" : ""));
+    tr.setAttribute("data-conversation-id", row.conversation_id);
+    tr.setAttribute("data-escalation-id", row.escalation_id);
+    tr.setAttribute("data-priority", row.priority);
+    tr.setAttribute("data-status", row.status);
+    var td = el("td"); td.appendChild(priorityBadge(row.urgent)); tr.appendChild(td);
+    td = el("td"); var link = el("a", null, row.patient_label); link.href = row.url; td.appendChild(link); tr.appendChild(td);
+    tr.appendChild(el("td", null, row.channel_label));
+    td = el("td", null, row.reason_label);
+    if (row.summary) { td.appendChild(el("div", "sub", row.summary)); }
+    tr.appendChild(td);
+    td = el("td"); td.appendChild(el("span", "status status-" + row.status, row.status_label)); tr.appendChild(td);
+    td = el("td", "waiting", row.waiting_label);
+    td.setAttribute("data-waiting-since", row.waiting_since || "");
+    tr.appendChild(td);
+    tr.appendChild(el("td", null, row.assigned_label));
+    return tr;
+  }
+
+  function requestRow(item) {
+    var tr = el("tr", "request-row");
+    tr.setAttribute("data-request-id", item.id);
+    tr.setAttribute("data-kind", item.kind);
+    tr.appendChild(el("td", null, item.kind_label));
+    var td = el("td");
+    if (item.conversation_url) {
+      var link = el("a", null, item.patient_label); link.href = item.conversation_url; td.appendChild(link);
+    } else { td.appendChild(document.createTextNode(item.patient_label)); }
+    td.appendChild(el("div", "sub", item.channel_label));
+    tr.appendChild(td);
+    tr.appendChild(el("td", null, item.session_label || "—"));
+    tr.appendChild(el("td", "wishes", item.wishes || "—"));
+    tr.appendChild(el("td", null, item.created_label));
+    td = el("td");
+    var form = el("form", "inline");
+    form.method = "post";
+    form.setAttribute("action", item.done_url);
+    form.setAttribute("data-async", "");
+    [["csrf_token", csrf], ["next", "/staff"]].forEach(function (pair) {
+      var input = el("input"); input.type = "hidden"; input.name = pair[0]; input.value = pair[1]; form.appendChild(input);
+    });
+    var button = el("button", "request-done", "Mark done");
+    button.type = "submit";
+    button.appendChild(el("span", "visually-hidden", ": " + item.kind_label + " for " + item.patient_label));
+    form.appendChild(button);
+    td.appendChild(form);
+    tr.appendChild(td);
+    return tr;
+  }
+
+  function inboxQuery() {
+    var form = document.getElementById("inbox-filters");
+    var params = new URLSearchParams();
+    params.set("status", form.querySelector("#filter-status").value);
+    if (form.querySelector("#filter-mine").checked) { params.set("mine", "1"); }
+    return params.toString();
+  }
+
+  function drawInbox(data) {
+    serverOffsetMs = Date.parse(data.now) - Date.now();
+    var body = document.getElementById("inbox-rows");
+    var focused = document.activeElement && body.contains(document.activeElement)
+      ? document.activeElement.closest("tr").getAttribute("data-conversation-id") : null;
+    body.replaceChildren.apply(body, data.escalations.map(inboxRow));
+    document.getElementById("inbox-empty").hidden = data.escalations.length > 0;
+    if (focused) {
+      var again = body.querySelector('tr[data-conversation-id="' + focused + '"] a');
+      if (again) { again.focus(); }
+    }
+    var count = document.getElementById("urgent-count");
+    count.setAttribute("data-count", data.counts.urgent);
+    count.textContent = data.counts.urgent ? "(" + data.counts.urgent + " urgent)" : "";
+    var requests = document.getElementById("request-rows");
+    requests.replaceChildren.apply(requests, data.requests.map(requestRow));
+    document.getElementById("requests-empty").hidden = data.requests.length > 0;
+  }
+
+  function refreshInbox() {
+    return getJSON("/staff/api/inbox?" + inboxQuery()).then(drawInbox).catch(function () {
+      setStatus("Could not refresh; retrying on the next change.");
+    });
+  }
+
+  function startInbox() {
+    var form = document.getElementById("inbox-filters");
+    form.addEventListener("change", function () {
+      window.history.replaceState(null, "", "/staff?" + inboxQuery());
+      refreshInbox();
+    });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      window.history.replaceState(null, "", "/staff?" + inboxQuery());
+      refreshInbox();
+    });
+    enhanceForms(refreshInbox);
+    live(refreshInbox);
+    window.setInterval(tickWaiting, 30000);
+  }
+
+  /* ---- one conversation ------------------------------------------------------------------- */
+
+  function lastId(selector, attribute) {
+    var items = document.querySelectorAll(selector);
+    return items.length ? Number(items[items.length - 1].getAttribute(attribute)) : 0;
+  }
+
+  function messageItem(m) {
+    var li = el("li", "msg msg-" + m.author);
+    li.setAttribute("data-author", m.author);
+    li.setAttribute("data-message-id", m.id);
+    var metaLine = el("div", "msg-meta");
+    metaLine.appendChild(el("span", "msg-author", m.author_label));
+    metaLine.appendChild(document.createTextNode(" "));
+    var time = el("time", null, m.time_label); time.setAttribute("datetime", m.at);
+    metaLine.appendChild(time);
+    li.appendChild(metaLine);
+    li.appendChild(el("div", "msg-text", m.text));
+    return li;
+  }
+
+  function noteItem(n) {
+    var li = el("li", "note");
+    li.setAttribute("data-note-id", n.id);
+    var metaLine = el("div", "msg-meta");
+    metaLine.appendChild(el("span", null, n.by));
+    metaLine.appendChild(document.createTextNode(" "));
+    var time = el("time", null, n.time_label); time.setAttribute("datetime", n.at);
+    metaLine.appendChild(time);
+    li.appendChild(metaLine);
+    li.appendChild(el("div", "msg-text", n.text));
+    return li;
+  }
+
+  function setText(id, text) {
+    var node = document.getElementById(id);
+    if (node) { node.textContent = text; }
+    return node;
+  }
+
+  function drawHeader(conversation) {
+    var owner = setText("owner", conversation.owner_label);
+    if (owner) { owner.setAttribute("data-owner", conversation.owner); }
+    var esc = conversation.escalation;
+    var statusNode = document.getElementById("escalation-status");
+    if (esc && (!statusNode || statusNode.getAttribute("data-status") === "none")) {
+      window.location.reload(); // a first escalation: the panel's layout changes
+      return;
+    }
+    if (!esc) { return; }
+    statusNode.textContent = esc.status_label;
+    statusNode.setAttribute("data-status", esc.status);
+    setText("escalation-assigned", esc.assigned_label);
+    setText("escalation-reason", esc.reason_label);
+    setText("escalation-summary", esc.summary || "—");
+    var priority = document.getElementById("escalation-priority");
+    if (priority && priority.getAttribute("data-priority") !== esc.priority) {
+      priority.setAttribute("data-priority", esc.priority);
+      priority.replaceChildren(esc.urgent ? priorityBadge(true) : document.createTextNode("Normal"));
+    }
+    var panel = document.getElementById("escalation-panel");
+    panel.classList.toggle("urgent", esc.urgent && esc.status !== "resolved");
+  }
+
+  function startConversation() {
+    var root = document.getElementById("conversation");
+    var id = root.getAttribute("data-conversation-id");
+    var transcript = document.getElementById("transcript");
+    var notes = document.getElementById("notes");
+    var busy = false;
+    var again = false;
+    function refresh() {
+      if (busy) { again = true; return; }
+      busy = true;
+      var url = "/staff/api/conversations/" + id + "?after=" + lastId("#transcript .msg", "data-message-id") +
+        "&after_note=" + lastId("#notes .note", "data-note-id");
+      getJSON(url).then(function (data) {
+        data.messages.forEach(function (m) { transcript.appendChild(messageItem(m)); });
+        if (data.messages.length) {
+          document.getElementById("transcript-empty").hidden = true;
+          transcript.scrollTop = transcript.scrollHeight;
+        }
+        data.notes.forEach(function (n) { notes.appendChild(noteItem(n)); });
+        drawHeader(data.conversation);
+      }).catch(function () {
+        setStatus("Could not refresh; retrying on the next change.");
+      }).then(function () {
+        busy = false;
+        if (again) { again = false; refresh(); }
+      });
+    }
+    transcript.scrollTop = transcript.scrollHeight;
+    enhanceForms(function (form) {
+      if (form.closest(".conv-requests")) { form.replaceWith(el("span", "sub", "Marked done.")); }
+      refresh();
+    });
+    live(function (data) {
+      if (!data || data.conversation_id === null || String(data.conversation_id) === id) { refresh(); }
+    });
+  }
+
+  if (page === "inbox") { startInbox(); }
+  if (page === "conversation") { startConversation(); }
+})();

@@ -1,0 +1,234 @@
+"""What the console reads: inbox order and filters, waiting times, requests, notes, change marker, audit."""
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from bot.clinic import audit, inbox
+from bot.clinic.requests import mark_request_done
+from bot.db.models import AuditLog, Conversation, Escalation, Message, StaffRequest, StaffUser
+
+NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+_numbers = itertools.count(1)
+
+
+def conversation(session, channel="web", external_id=None, patient_id=None):
+    row = Conversation(channel=channel, external_id=external_id or f"ext-{channel}-{next(_numbers)}",
+                       owner="staff", patient_id=patient_id, created_at=NOW)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def escalate(session, conv, minutes_ago, priority="normal", status="waiting", assigned_to=None, resolved_ago=None):
+    row = Escalation(conversation_id=conv.id, reason="red_flag" if priority == "urgent" else "fallback",
+                     summary="s", priority=priority, status=status, assigned_to=assigned_to,
+                     created_at=NOW - timedelta(minutes=minutes_ago),
+                     resolved_at=NOW - timedelta(minutes=resolved_ago) if resolved_ago is not None else None)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def message(session, conv, author, minutes_ago, text="text"):
+    row = Message(conversation_id=conv.id, direction="in" if author == "patient" else "out", author=author,
+                  text=text, created_at=NOW - timedelta(minutes=minutes_ago))
+    session.add(row)
+    session.flush()
+    return row
+
+
+@pytest.fixture
+def staff_id(session_factory):
+    with session_factory.begin() as session:
+        user = StaffUser(email="jo@clinic.example", password_hash="x", role="staff", created_at=NOW)
+        session.add(user)
+        session.flush()
+        return user.id
+
+
+def test_inbox_order_urgent_then_waiting_then_oldest(session_factory, staff_id):
+    with session_factory.begin() as session:
+        made = {
+            "old_normal": escalate(session, conversation(session), 90),
+            "new_normal": escalate(session, conversation(session), 10),
+            "assigned_urgent": escalate(session, conversation(session), 5, "urgent", "assigned", staff_id),
+            "waiting_urgent": escalate(session, conversation(session), 1, "urgent"),
+            "assigned_old": escalate(session, conversation(session), 300, status="assigned",
+                                     assigned_to=staff_id),
+            "resolved_early": escalate(session, conversation(session), 500, status="resolved",
+                                       resolved_ago=400),
+            "resolved_late": escalate(session, conversation(session), 500, status="resolved",
+                                      resolved_ago=100),
+        }
+        ids = {name: row.id for name, row in made.items()}
+    with session_factory() as session:
+        def order(**kw):
+            return [item.escalation_id for item in inbox.list_inbox(session, **kw)]
+
+        assert order() == [ids["waiting_urgent"], ids["assigned_urgent"], ids["old_normal"], ids["new_normal"],
+                           ids["assigned_old"]]
+        assert order(status="waiting") == [ids["waiting_urgent"], ids["old_normal"], ids["new_normal"]]
+        assert order(status="assigned") == [ids["assigned_urgent"], ids["assigned_old"]]
+        assert order(status="resolved") == [ids["resolved_late"], ids["resolved_early"]]
+        assert order(status="all")[-2:] == [ids["resolved_late"], ids["resolved_early"]]
+        assert order(assigned_to=staff_id) == [ids["assigned_urgent"], ids["assigned_old"]]
+        with pytest.raises(ValueError):
+            inbox.list_inbox(session, status="everything")
+
+
+def test_waiting_since(session_factory, staff_id):
+    with session_factory.begin() as session:
+        fresh = conversation(session)
+        escalate(session, fresh, 30)
+        answered = conversation(session)
+        escalate(session, answered, 30)
+        message(session, answered, "staff", 20)
+        wrote_again = conversation(session)
+        escalate(session, wrote_again, 30)
+        message(session, wrote_again, "staff", 20)
+        message(session, wrote_again, "patient", 15)
+        message(session, wrote_again, "patient", 5)
+        old_reply = conversation(session)
+        message(session, old_reply, "staff", 600)
+        escalate(session, old_reply, 30)
+        done = conversation(session)
+        escalate(session, done, 30, status="resolved", resolved_ago=1)
+    with session_factory() as session:
+        items = {item.conversation_id: item for item in inbox.list_inbox(session, status="all")}
+    assert items[fresh.id].waiting_since == NOW - timedelta(minutes=30)
+    assert items[answered.id].waiting_since is None
+    assert items[wrote_again.id].waiting_since == NOW - timedelta(minutes=15)
+    assert items[old_reply.id].waiting_since == NOW - timedelta(minutes=30)
+    assert items[done.id].waiting_since is None
+
+
+def test_inbox_items_name_the_verified_patient_and_the_assignee(session_factory, staff_id, rows):
+    with session_factory.begin() as session:
+        patient = rows.patient(session)
+        verified = conversation(session, "sms", "+447700900123", patient_id=patient.id)
+        escalate(session, verified, 3, status="assigned", assigned_to=staff_id)
+        escalate(session, conversation(session), 2)
+    with session_factory() as session:
+        first, second = inbox.list_inbox(session)
+    assert (second.patient_name, second.patient_ref, second.assigned_email) == (
+        "Alex Morgan", "MC-1001", "jo@clinic.example")
+    assert (first.patient_name, first.assigned_email, first.channel) == (None, None, "web")
+
+
+def test_requests_are_linked_to_their_conversation_and_session(session_factory, rows):
+    with session_factory.begin() as session:
+        patient = rows.patient(session)
+        course = rows.course(session, patient)
+        session_at = NOW + timedelta(days=2)
+        appointment = rows.appointment(session, course, session_at)
+        conv = conversation(session, "whatsapp", "+447700900123", patient_id=patient.id)
+        linked = StaffRequest(kind="reschedule", patient_id=patient.id, appointment_id=appointment.id,
+                              conversation_id="whatsapp:+447700900123", wishes="Mornings", created_at=NOW)
+        orphan = StaffRequest(kind="delete_data", conversation_id="legacy-sender", wishes="", created_at=NOW)
+        session.add_all([linked, orphan])
+    with session_factory() as session:
+        items = {item.kind: item for item in inbox.list_requests(session)}
+        view = inbox.get_conversation(session, conv.id)
+        mine = inbox.requests_of_conversation(session, view)
+    assert (items["reschedule"].conversation_id, items["reschedule"].appointment_starts_at,
+            items["reschedule"].patient_ref, items["reschedule"].wishes) == (conv.id, session_at, "MC-1001", "Mornings")
+    assert (items["delete_data"].conversation_id, items["delete_data"].channel) == (None, "web")
+    assert [r.kind for r in mine] == ["reschedule"]
+
+
+def test_notes_are_audited_with_ids_only(session_factory, staff_id):
+    with session_factory.begin() as session:
+        conv = conversation(session)
+        note = inbox.add_note(session, conv.id, staff_id, "  Patient called back  ", NOW)
+    assert (note.text, note.staff_email) == ("Patient called back", "jo@clinic.example")
+    with session_factory() as session:
+        assert [n.text for n in inbox.notes(session, conv.id)] == ["Patient called back"]
+        assert inbox.notes(session, conv.id, after_id=note.id) == []
+        row = session.execute(select(AuditLog)).scalars().one()
+    assert (row.action, row.detail) == ("note_added", {"note_id": note.id})
+    for bad, message in (("", "empty"), ("x" * 4001, "longer")):
+        with pytest.raises(inbox.NoteError, match=message), session_factory.begin() as session:
+            inbox.add_note(session, conv.id, staff_id, bad, NOW)
+    with pytest.raises(inbox.NoteError, match="does not exist"), session_factory.begin() as session:
+        inbox.add_note(session, 999, staff_id, "x", NOW)
+
+
+def test_transcript_in_order_and_after_an_id(session_factory):
+    with session_factory.begin() as session:
+        conv = conversation(session)
+        first = message(session, conv, "patient", 5, "one")
+        message(session, conv, "bot", 4, "two")
+        message(session, conv, "system", 3, "three")
+    with session_factory() as session:
+        assert [(m.author, m.text) for m in inbox.transcript(session, conv.id)] == [
+            ("patient", "one"), ("bot", "two"), ("system", "three")]
+        assert [m.text for m in inbox.transcript(session, conv.id, after_id=first.id)] == ["two", "three"]
+
+
+def test_the_change_marker_moves_on_changes_but_not_on_reads(session_factory, staff_id):
+    with session_factory() as session:
+        before = inbox.change_marker(session)
+    assert before == (None, None, None, None)
+    with session_factory.begin() as session:
+        conv = conversation(session)
+    steps = [
+        lambda s: escalate(s, conv, 1),
+        lambda s: message(s, conv, "patient", 0),
+        lambda s: s.add(StaffRequest(kind="cancel", conversation_id="web:x", wishes="", created_at=NOW)),
+        lambda s: audit.record(s, actor_type="staff", actor_id=staff_id, action="assign", now=NOW),
+    ]
+    markers = [before]
+    for step in steps:
+        with session_factory.begin() as session:
+            step(session)
+        with session_factory() as session:
+            markers.append(inbox.change_marker(session))
+    assert len(set(markers)) == len(markers)
+    with session_factory.begin() as session:
+        for action in inbox.QUIET_ACTIONS:
+            audit.record(session, actor_type="staff", actor_id=staff_id, action=action, now=NOW)
+    with session_factory() as session:
+        assert inbox.change_marker(session) == markers[-1]
+    with session_factory.begin() as session:
+        request_id = session.execute(select(StaffRequest.id)).scalar()
+        mark_request_done(session, request_id, staff_id, NOW)
+    with session_factory() as session:
+        assert inbox.change_marker(session) != markers[-1]
+
+
+def test_audit_pages_batches_and_last_logout(session_factory, staff_id):
+    with session_factory.begin() as session:
+        for number in range(7):
+            audit.record(session, actor_type="staff", actor_id=staff_id, action="login" if number % 2 else "logout",
+                         subject_type="staff_user", subject_id=staff_id, now=NOW + timedelta(minutes=number))
+    with session_factory() as session:
+        page, total = inbox.audit_page(session, page=2, per_page=3)
+        assert total == 7 and [i.id for i in page] == [4, 3, 2]
+        assert page[0].actor_email == "jo@clinic.example"
+        logins, login_total = inbox.audit_page(session, action="login")
+        assert login_total == 3 and {i.action for i in logins} == {"login"}
+        assert inbox.audit_actions(session) == ["login", "logout"]
+        batches = [[i.id for i in batch] for batch in inbox.iter_audit(session, batch=3)]
+        assert batches == [[1, 2, 3], [4, 5, 6], [7]]
+        assert [[i.id for i in b] for b in inbox.iter_audit(session, batch=3, up_to_id=4)] == [[1, 2, 3], [4]]
+        assert inbox.last_logout_at(session, staff_id) == NOW + timedelta(minutes=6)
+        assert inbox.last_logout_at(session, staff_id + 1) is None
+        assert inbox.last_audit_id(session) == 7
+
+
+def test_patient_panel(session_factory, rows):
+    with session_factory.begin() as session:
+        patient = rows.patient(session)
+        course = rows.course(session, patient, planned=6)
+        rows.appointment(session, course, NOW - timedelta(days=7), status="completed")
+        rows.appointment(session, course, NOW + timedelta(days=7))
+    with session_factory() as session:
+        panel = inbox.patient_panel(session, patient.id, NOW)
+        assert inbox.patient_panel(session, 999, NOW) is None
+    assert panel.patient.full_name == "Alex Morgan"
+    assert [s.status for s in panel.upcoming] == ["booked"] and [s.status for s in panel.past] == ["completed"]
+    assert (panel.progress.completed, panel.progress.planned, panel.progress.remaining) == (1, 6, 5)
