@@ -1,0 +1,266 @@
+"""The Twilio and WhatsApp Cloud API webhooks of the application, with stub platform APIs."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from typing import Dict, List
+
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from bot.db.models import ConsentRecord, InboundReceipt, Message
+from tests.bot.web.conftest import TWILIO_TOKEN, WHATSAPP_SECRET
+from tests.bot.web.test_webchat import unreachable_database
+
+PATIENT = "+447700900123"
+PUBLIC = "https://bot.clinic.example"
+
+
+class StubPlatform:
+    """Records what the application sends to Twilio's Messages API and Meta's Graph API."""
+
+    def __init__(self) -> None:
+        self.twilio: List[Dict[str, str]] = []
+        self.graph: List[dict] = []
+        self.arrived = asyncio.Event()
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.twilio_message)
+        app.router.add_post("/v19.0/{number_id}/messages", self.graph_message)
+        return app
+
+    async def twilio_message(self, request: web.Request) -> web.Response:
+        self.twilio.append(dict(await request.post()))
+        self.arrived.set()
+        return web.json_response({"sid": f"SM{len(self.twilio):032d}"}, status=201)
+
+    async def graph_message(self, request: web.Request) -> web.Response:
+        self.graph.append(await request.json())
+        self.arrived.set()
+        return web.json_response({"messages": [{"id": f"wamid.{len(self.graph)}"}]})
+
+    async def wait_for(self, attribute: str, count: int, seconds: float = 5) -> list:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while len(getattr(self, attribute)) < count:
+            assert asyncio.get_running_loop().time() < deadline, f"only {len(getattr(self, attribute))} sent"
+            await asyncio.sleep(0.02)
+        return getattr(self, attribute)
+
+
+@pytest.fixture
+async def platform(aiohttp_server):
+    stub = StubPlatform()
+    server = await aiohttp_server(stub.app())
+    stub.base = str(server.make_url("")).rstrip("/")
+    return stub
+
+
+@pytest.fixture
+async def client(aiohttp_client, make_app, settings, platform):
+    app = make_app(settings, twilio_api_base=platform.base, whatsapp_api_base=f"{platform.base}/v19.0",
+                   whatsapp_phone_number_id="1234567890", whatsapp_access_token="graph-token")
+    return await aiohttp_client(app)
+
+
+def sms_form(body: str, sid: str = "SM" + "a" * 32, sender: str = PATIENT) -> Dict[str, str]:
+    return {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender, "To": "+447700900999",
+            "Body": body, "NumMedia": "0"}
+
+
+def twilio_headers(form: Dict[str, str], path: str = "/webhooks/twilio") -> Dict[str, str]:
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC + path, form)
+    return {"X-Twilio-Signature": signature}
+
+
+async def post_twilio(client, form, headers=None):
+    return await client.post("/webhooks/twilio", data=form, headers=twilio_headers(form) if headers is None else headers)
+
+
+def stored_count(session_factory, model) -> int:
+    with session_factory() as session:
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+async def test_signed_sms_gets_empty_twiml_at_once_and_the_reply_through_the_api(client, platform, engine):
+    response = await post_twilio(client, sms_form("what is mesotherapy"))
+    assert response.status == 200
+    assert response.content_type == "application/xml"
+    assert await response.text() == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    sent = await platform.wait_for("twilio", 1)
+    assert sent[0]["To"] == PATIENT and sent[0]["From"] == "+447700900999"
+    assert "automated assistant" in sent[0]["Body"] and "bot heard: what is mesotherapy" in sent[0]["Body"]
+    assert engine.calls[0][0] == f"sms:{PATIENT}"
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}])
+async def test_unsigned_or_wrongly_signed_twilio_webhook_is_refused_and_not_processed(
+        client, platform, engine, session_factory, headers):
+    response = await post_twilio(client, sms_form("hello"), headers=headers)
+    assert response.status == 403
+    await asyncio.sleep(0.1)
+    assert engine.calls == [] and platform.twilio == []
+    assert stored_count(session_factory, Message) == 0
+
+
+async def test_signature_over_other_fields_is_refused(client, engine):
+    form = sms_form("hello")
+    headers = twilio_headers(form)
+    response = await post_twilio(client, {**form, "Body": "something else"}, headers=headers)
+    assert response.status == 403 and engine.calls == []
+
+
+async def test_same_twilio_message_delivered_20_times_gets_one_reply(client, platform, engine, session_factory):
+    form = sms_form("hello", sid="SM" + "b" * 32)
+    statuses = [(await post_twilio(client, form)).status for _ in range(20)]
+    assert statuses == [200] * 20
+    await platform.wait_for("twilio", 1)
+    await asyncio.sleep(0.2)
+    assert len(platform.twilio) == 1 and len(engine.calls) == 1
+    assert stored_count(session_factory, InboundReceipt) == 1
+
+
+async def test_malformed_twilio_webhook_gets_400_with_the_reason(client):
+    form = {"Body": "hi", "From": PATIENT}
+    response = await post_twilio(client, form)
+    assert response.status == 400 and "MessageSid" in await response.text()
+
+
+async def test_database_down_makes_twilio_deliver_again_and_the_retry_is_processed_once(
+        client, router, platform, engine):
+    form = sms_form("hello", sid="SM" + "c" * 32)
+    working = router.sessions
+    router.sessions = unreachable_database()
+    response = await post_twilio(client, form)
+    assert response.status == 503 and response.headers["Retry-After"] == "30"
+    router.sessions = working
+    assert (await post_twilio(client, form)).status == 200
+    assert (await post_twilio(client, form)).status == 200
+    await platform.wait_for("twilio", 1)
+    await asyncio.sleep(0.2)
+    assert len(platform.twilio) == 1 and len(engine.calls) == 1
+
+
+async def test_sms_buttons_become_numbered_options_and_a_number_picks_one(client, platform, engine):
+    await post_twilio(client, sms_form("options", sid="SM" + "d" * 32))
+    (offer,) = await platform.wait_for("twilio", 1)
+    assert "Reply with a number:\n1. Pain\n2. Cost" in offer["Body"]
+    await post_twilio(client, sms_form("2", sid="SM" + "e" * 32))
+    await platform.wait_for("twilio", 2)
+    assert engine.calls[-1][1] == "/ask_cost"
+
+
+async def test_media_only_sms_gets_a_polite_reply(client, platform):
+    form = {**sms_form("", sid="MM" + "f" * 32), "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/m.jpg"}
+    await post_twilio(client, form)
+    (reply,) = await platform.wait_for("twilio", 1)
+    assert "can only read text" in reply["Body"]
+
+
+async def test_sms_stop_is_recorded_and_nothing_is_sent_afterwards(client, platform, session_factory, engine):
+    await post_twilio(client, sms_form("STOP", sid="SM" + "1" * 32))
+    await post_twilio(client, sms_form("what is mesotherapy", sid="SM" + "2" * 32))
+    await asyncio.sleep(0.3)
+    assert platform.twilio == [] and engine.calls == []
+    with session_factory() as session:
+        assert session.execute(select(ConsentRecord.opted_out)).scalar_one() is True
+
+
+async def test_help_says_who_we_are(client, platform):
+    await post_twilio(client, sms_form("HELP", sid="SM" + "3" * 32))
+    (reply,) = await platform.wait_for("twilio", 1)
+    assert "Northfield Hair Clinic" in reply["Body"] and "STOP" in reply["Body"]
+
+
+# ---- Meta WhatsApp Cloud API ---------------------------------------------------------------
+
+def whatsapp_body(text: str = "hello", message_id: str = "wamid.in1", interactive: dict = None) -> bytes:
+    message = {"from": PATIENT.lstrip("+"), "id": message_id, "timestamp": "1795000000", "type": "text",
+               "text": {"body": text}}
+    if interactive is not None:
+        message = {**message, "type": "interactive", "interactive": interactive}
+        message.pop("text")
+    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1234567890"},
+             "contacts": [{"wa_id": PATIENT.lstrip("+"), "profile": {"name": "Alex"}}], "messages": [message]}
+    return json.dumps({"object": "whatsapp_business_account",
+                       "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
+
+
+def meta_headers(body: bytes, secret: str = WHATSAPP_SECRET) -> Dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+
+
+async def test_whatsapp_verification_handshake(client):
+    ok = await client.get("/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "verify-me",
+                                                        "hub.challenge": "1158201444"})
+    assert ok.status == 200 and await ok.text() == "1158201444"
+    wrong = await client.get("/webhooks/whatsapp", params={"hub.mode": "subscribe", "hub.verify_token": "nope",
+                                                           "hub.challenge": "1"})
+    assert wrong.status == 403
+
+
+async def test_signed_whatsapp_message_is_answered_through_the_graph_api(client, platform, engine):
+    body = whatsapp_body("what is mesotherapy")
+    response = await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
+    assert response.status == 200
+    sent = await platform.wait_for("graph", 2)
+    assert sent[1]["to"] == PATIENT.lstrip("+") and sent[1]["text"]["body"] == "bot heard: what is mesotherapy"
+    assert engine.calls[0][0] == f"whatsapp:{PATIENT}"
+
+
+async def test_whatsapp_choices_are_interactive_buttons_and_the_reply_id_is_the_payload(client, platform, engine):
+    body = whatsapp_body("options", "wamid.a")
+    await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
+    sent = await platform.wait_for("graph", 2)
+    assert sent[1]["type"] == "interactive"
+    assert [b["reply"]["id"] for b in sent[1]["interactive"]["action"]["buttons"]] == ["/faq_pain", "/ask_cost"]
+    body = whatsapp_body(message_id="wamid.b", interactive={
+        "type": "button_reply", "button_reply": {"id": "/faq_pain", "title": "Pain"}})
+    await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
+    await platform.wait_for("graph", 3)
+    assert engine.calls[-1][1] == "/faq_pain"
+
+
+@pytest.mark.parametrize("headers", [{}, {"X-Hub-Signature-256": "sha256=" + "0" * 64}])
+async def test_whatsapp_webhook_without_a_valid_signature_is_refused(client, engine, headers):
+    body = whatsapp_body()
+    response = await client.post("/webhooks/whatsapp", data=body,
+                                 headers={"Content-Type": "application/json", **headers})
+    assert response.status == 403 and engine.calls == []
+
+
+async def test_whatsapp_status_updates_are_acknowledged_and_ignored(client, platform, engine):
+    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1234567890"},
+             "statuses": [{"id": "wamid.out1", "status": "delivered", "recipient_id": PATIENT.lstrip("+")}]}
+    body = json.dumps({"object": "whatsapp_business_account",
+                       "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
+    response = await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
+    assert response.status == 200 and (await response.json()) == {"received": 0}
+    await asyncio.sleep(0.1)
+    assert engine.calls == [] and platform.graph == []
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"object": "page", "entry": []}'])
+async def test_malformed_whatsapp_webhook_gets_400(client, body):
+    response = await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
+    assert response.status == 400 and "malformed" in await response.text()
+
+
+async def test_whatsapp_redelivery_is_answered_once(client, platform, engine):
+    body = whatsapp_body("hello", "wamid.same")
+    for _ in range(20):
+        assert (await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))).status == 200
+    await platform.wait_for("graph", 2)
+    await asyncio.sleep(0.2)
+    assert len(engine.calls) == 1 and len(platform.graph) == 2  # the disclaimer and the answer
+
+
+async def test_oversized_request_body_is_refused_before_processing(client, engine):
+    form = sms_form("x" * 300_000)
+    response = await post_twilio(client, form)
+    assert response.status == 413 and engine.calls == []
