@@ -12,10 +12,10 @@ export PYTHONHASHSEED := 0
 # One DIET or ResponseSelector entry is ~150-190 MB; the 1 GB default evicts them and forces retraining.
 export RASA_MAX_CACHE_SIZE ?= 4000
 
-.PHONY: help venv spacy train run test test-rasa test-py validate bench clean
+.PHONY: help venv spacy train run test test-rasa test-py validate bench clean chromium
 
 help:
-	@echo "make run    set up what is missing, then chat with the assistant"
+	@echo "make run    set up what is missing, then serve the assistant on http://127.0.0.1:8000"
 	@echo "make test   set up what is missing, then run every test"
 	@echo "make train  train the Rasa model (only when data, domain or config changed)"
 	@echo "make bench  measure speed and memory, figures in bench/results/"
@@ -45,7 +45,11 @@ validate: spacy
 test-rasa: train validate
 	$(RASA) test core --model $(MODEL) --stories tests/test_stories.yml --fail-on-prediction-errors --out results/core
 
-test-py: train
+# The browser tests drive Debian's chromium (Playwright never downloads a browser here).
+chromium:
+	@scripts/ensure-chromium.sh
+
+test-py: train chromium
 	$(PY) -m pytest
 
 test: test-rasa test-py

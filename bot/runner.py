@@ -49,13 +49,25 @@ def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float) -> N
     raise RuntimeError(f"the action server did not answer {url} within {seconds:.0f} s")
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to stop it when the parent dies (even by SIGKILL); no-op elsewhere."""
+    try:
+        import ctypes
+        import signal
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextmanager
 def action_server(settings: Settings) -> Iterator[subprocess.Popen]:
     """Run `python -m rasa_sdk --actions actions` on the port of ACTION_ENDPOINT_URL for the block."""
     endpoint = urlsplit(settings.action_endpoint_url)
     process = subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(endpoint.port or 5055)],
-        cwd=PROJECT_ROOT, env=child_environment(settings),
+        cwd=PROJECT_ROOT, env=child_environment(settings), preexec_fn=_die_with_parent,
     )
     try:
         wait_until_healthy(f"{endpoint.scheme}://{endpoint.netloc}/health", process, ACTION_SERVER_START_SECONDS)
