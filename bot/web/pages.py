@@ -17,8 +17,14 @@ WIDGET_BYTES = web.AppKey("widget_bytes", bytes)
 def widget_bytes(app: web.Application) -> bytes:
     """The socket.io client and the widget as one script (read once, then kept)."""
     if WIDGET_BYTES not in app:
-        app[WIDGET_BYTES] = b"\n;\n".join(part.read_bytes() for part in WIDGET_PARTS)
+        parts = [_without_source_map(part.read_bytes()) for part in WIDGET_PARTS]
+        app[WIDGET_BYTES] = b"\n;\n".join(parts)
     return app[WIDGET_BYTES]
+
+
+def _without_source_map(script: bytes) -> bytes:
+    """Drop `//# sourceMappingURL=` lines (the maps are not served)."""
+    return b"\n".join(line for line in script.split(b"\n") if not line.startswith(b"//# sourceMappingURL="))
 
 
 async def widget_script(request: web.Request) -> web.Response:
