@@ -1,6 +1,7 @@
 """Public pages: the demo clinic page at `/`, the embeddable `/widget.js`, and `/healthz`."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -11,15 +12,12 @@ from bot.appkeys import ENGINE, SESSION_FACTORY, SETTINGS
 
 STATIC_ROOT = Path(__file__).resolve().parent.parent / "static"
 WIDGET_PARTS = (STATIC_ROOT / "vendor" / "socket.io.min.js", STATIC_ROOT / "widget" / "widget.js")
-WIDGET_BYTES = web.AppKey("widget_bytes", bytes)
 
 
-def widget_bytes(app: web.Application) -> bytes:
-    """The socket.io client and the widget as one script (read once, then kept)."""
-    if WIDGET_BYTES not in app:
-        parts = [_without_source_map(part.read_bytes()) for part in WIDGET_PARTS]
-        app[WIDGET_BYTES] = b"\n;\n".join(parts)
-    return app[WIDGET_BYTES]
+@functools.lru_cache(maxsize=1)
+def widget_bytes() -> bytes:
+    """The socket.io client and the widget as one script (read on first use, then kept)."""
+    return b"\n;\n".join(_without_source_map(part.read_bytes()) for part in WIDGET_PARTS)
 
 
 def _without_source_map(script: bytes) -> bytes:
@@ -29,7 +27,7 @@ def _without_source_map(script: bytes) -> bytes:
 
 async def widget_script(request: web.Request) -> web.Response:
     """The one script a clinic pastes into its site."""
-    return web.Response(body=widget_bytes(request.app), content_type="application/javascript",
+    return web.Response(body=widget_bytes(), content_type="application/javascript",
                         charset="utf-8", headers={"Cache-Control": "public, max-age=300",
                                                   "Access-Control-Allow-Origin": "*"})
 
