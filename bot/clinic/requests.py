@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.clinic import audit
 from bot.clinic.bookings import next_booked_session
+from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import REQUEST_KINDS, StaffRequest
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,36 @@ def create_change_request(
     )
     logger.info("staff request %s created (%s)", request.id, kind)
     return request
+
+
+def request_data_deletion(
+    session: Session,
+    *,
+    patient_id: int,
+    conversation_id: str,
+    wishes: str,
+    now: datetime,
+) -> Tuple[StaffRequest, bool]:
+    """Ask staff to erase a verified patient's conversations: (the request, whether it is new).
+
+    A patient has at most one open erasure request: asking again, from this conversation or
+    another, returns the open one instead of adding a second for staff to work through. Either way
+    the asking conversation is linked to the patient (if it is not linked yet), so the erasure, which
+    takes every conversation linked to the patient, covers each conversation the patient asked from.
+    """
+    get_or_create_conversation(session, conversation_id, now, patient_id)
+    existing = session.execute(
+        select(StaffRequest)
+        .where(StaffRequest.kind == "delete_data", StaffRequest.patient_id == patient_id,
+               StaffRequest.status == "open")
+        .order_by(StaffRequest.created_at, StaffRequest.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    request = create_change_request(session, kind="delete_data", patient_id=patient_id,
+                                    conversation_id=conversation_id, wishes=wishes, now=now)
+    return request, True
 
 
 def open_requests(session: Session) -> List[StaffRequest]:

@@ -84,7 +84,7 @@ def assistant(tmp_path_factory, trained_model) -> Iterator[LiveAssistant]:
 def open_chat(page, url: str) -> None:
     page.goto(f"{url}/")
     page.click("#clinic-chat-launcher")
-    page.wait_for_selector("#clinic-chat-input:not([disabled])")
+    page.wait_for_selector("#clinic-chat-send:not([disabled])", timeout=REPLY_MS)  # session confirmed
 
 
 def say(page, text: str) -> None:
