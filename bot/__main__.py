@@ -9,6 +9,8 @@
     seed-demo                add the demo patients if the database has no patients
     staff add EMAIL --role R staff console accounts (also: staff set-password, unlock, list);
                              see bot/console/cli.py
+    purge [--dry-run]        delete conversations, messages and Rasa tracker events older than
+                             RETENTION_DAYS (see bot/privacy/retention.py); prints counts per table
 
 To add a command, write `def add_x_arguments(parser)` (optional) and `def run_x(args, settings) -> int`
 (in this file or in its own module) and register a `Command` in `COMMANDS`. Only `main()`
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Dict, Optional, Sequence
 
+from bot.logging_setup import configure_logging
 from bot.settings import Settings, SettingsError
 
 logger = logging.getLogger("bot")
@@ -160,6 +163,40 @@ def run_staff(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
 
 
+def add_purge_arguments(parser: argparse.ArgumentParser) -> None:
+    """`purge [--dry-run]`."""
+    parser.add_argument("--dry-run", action="store_true",
+                        help="count what would be deleted, and delete nothing")
+
+
+def run_purge(args: argparse.Namespace, settings: Settings) -> int:
+    """`purge`: upgrade the schema, then delete what is older than RETENTION_DAYS; print counts per table."""
+    from bot.privacy.retention import purge_expired
+
+    engine, factory = _session_factory(settings)
+    now = datetime.now(timezone.utc)
+    try:
+        with factory() as session:
+            report = purge_expired(session, now=now, retention_days=settings.retention_days,
+                                   record_audit=not args.dry_run)
+            if args.dry_run:
+                session.rollback()
+            else:
+                session.commit()
+    finally:
+        engine.dispose()
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"retention {settings.retention_days} days: {verb} what was last active before "
+          f"{report.cutoff:%Y-%m-%d %H:%M} UTC")
+    for table, count in report.counts.items():
+        print(f"  {table}: {count}")
+    if not report.events_table:
+        print("  (no Rasa `events` table in this database yet)")
+    if report.kept_open:
+        print(f"kept {report.kept_open} old conversations that still have an open escalation or request")
+    return 0
+
+
 COMMANDS: Dict[str, Command] = {
     "run": Command("serve the assistant on the embedded default (SQLite, demo clinic)", run_assistant),
     "chat": Command("chat with the assistant in this terminal (rasa shell)", run_chat),
@@ -168,6 +205,8 @@ COMMANDS: Dict[str, Command] = {
     "seed-demo": Command("add demo patients to an empty database", run_seed_demo),
     "staff": Command("manage staff console accounts (add, set-password, unlock, list)", run_staff,
                      add_staff_arguments),
+    "purge": Command("delete conversations and tracker events older than RETENTION_DAYS", run_purge,
+                     add_purge_arguments),
 }
 
 
@@ -181,16 +220,6 @@ def build_parser(commands: Dict[str, Command]) -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr at `level` (the application never logs personal data at INFO or above)."""
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command line, read the settings, configure logging and run the command."""
     args = build_parser(COMMANDS).parse_args(argv)
@@ -199,7 +228,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=settings.secret_values())
     return COMMANDS[args.command].run(args, settings)
 
 

@@ -30,6 +30,7 @@ from bot.console import setup_console
 from bot.conversations.events import InboxEvents
 from bot.conversations.router import ConversationRouter, Engine, RouterLimits, Screen
 from bot.db.session import create_db_engine, make_session_factory
+from bot.privacy.schedule import periodic_purge
 from bot.settings import Settings
 from bot.web.pages import setup_pages
 from bot.web.webchat import WebChat, WebDeliverer
@@ -138,7 +139,7 @@ def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: O
                          autoescape=jinja2.select_autoescape(["html"]))
     app.cleanup_ctx.extend([
         _database, _http_client, _background_tasks, _engine_context(engine),
-        _router_context(screen, use_default_screen),
+        _router_context(screen, use_default_screen), periodic_purge(),
     ])
     setup_pages(app)
     setup_webhooks(app)

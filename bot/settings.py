@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
 from typing import Dict, Mapping, Optional, Tuple
+from urllib.parse import unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -18,6 +19,8 @@ import yaml
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'clinic.db'}"
 DEFAULT_CLINIC_PROFILE = PROJECT_ROOT / "clinic.yml"
+# Settings that are URLs which may carry a password (masked in repr, redacted from logs).
+URL_FIELDS = ("database_url", "redis_url")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -127,6 +130,31 @@ class Settings:
     # Staff console sessions: the cookie encryption key (32 url-safe base64 bytes, from
     # `python -m bot new-secret`); empty means a random key per process (logins end on restart).
     session_secret: str = field(default="", repr=False)
+    # Privacy: conversations silent for longer than RETENTION_DAYS are deleted with their messages
+    # and Rasa tracker events (`python -m bot purge`, and by the server every PURGE_INTERVAL_HOURS;
+    # 0 turns the server's purge off, e.g. on all but one replica). See bot/privacy/retention.py.
+    retention_days: int = 365
+    purge_interval_hours: float = 24.0
+
+    def __repr__(self) -> str:
+        """Every field but the secrets (`repr=False`); passwords in the database and Redis URLs masked."""
+        shown = []
+        for item in fields(self):
+            if not item.repr:
+                continue
+            value = getattr(self, item.name)
+            if item.name in URL_FIELDS and isinstance(value, str):
+                value = mask_url_password(value)
+            shown.append(f"{item.name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def secret_values(self) -> Tuple[str, ...]:
+        """The values of the secret fields and URL passwords that are set (for the log redaction)."""
+        values = [getattr(self, item.name) for item in fields(self) if not item.repr]
+        for name in URL_FIELDS:
+            password = urlsplit(getattr(self, name) or "").password or ""
+            values += [password, unquote(password)]
+        return tuple(dict.fromkeys(value for value in values if isinstance(value, str) and value))
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -166,11 +194,14 @@ class Settings:
             engine_timeout_seconds=_number(env, "ENGINE_TIMEOUT_SECONDS", 15.0, float),
             action_timeout_seconds=_number(env, "ACTION_TIMEOUT_SECONDS", 8.0, float),
             session_secret=env.get("SESSION_SECRET", ""),
+            retention_days=_number(env, "RETENTION_DAYS", 365, int),
+            purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),
         )
 
 
-def _number(env: Mapping[str, str], name: str, default, kind):
-    """A positive number from the environment (the default when unset); SettingsError if malformed."""
+def _number(env: Mapping[str, str], name: str, default, kind, allow_zero: bool = False):
+    """A positive number (or zero, if allowed) from the environment (the default when unset);
+    SettingsError if malformed."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -178,9 +209,24 @@ def _number(env: Mapping[str, str], name: str, default, kind):
         value = kind(raw)
     except ValueError as error:
         raise SettingsError(f"{name}: expected a number, got {raw!r}") from error
-    if value <= 0:
-        raise SettingsError(f"{name}: must be greater than zero, got {raw!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = "zero or more" if allow_zero else "greater than zero"
+        raise SettingsError(f"{name}: must be {bound}, got {raw!r}")
     return value
+
+
+def mask_url_password(url: str) -> str:
+    """The URL with its password (if any) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return url
+    if not password:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    userinfo = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{userinfo}:***@{netloc[1]}"))
 
 
 def _origins(raw: str) -> Tuple[str, ...]:

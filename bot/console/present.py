@@ -127,7 +127,27 @@ def request_item(item: RequestItem, tz: ZoneInfo, now: datetime) -> Dict[str, An
         "channel_label": CHANNEL_LABELS.get(item.channel, item.channel),
         "conversation_url": f"/staff/conversations/{item.conversation_id}" if item.conversation_id else None,
         "done_url": f"/staff/requests/{item.id}/done",
+        # A "delete my data" request is closed by erasing (admins), never by "Mark done" alone.
+        "erasable": item.kind == "delete_data",
+        "erase_url": f"/staff/requests/{item.id}/erase" if item.kind == "delete_data" else None,
     }
+
+
+ERASURE_COUNT_LABELS = {
+    "conversations": "conversations",
+    "messages": "messages (the patient's, the assistant's and staff replies)",
+    "staff_notes": "internal staff notes",
+    "escalations": "escalations (inbox entries)",
+    "events": "assistant memory entries (Rasa tracker events)",
+    "verification_attempts": "identity-check attempts",
+    "staff_requests_cleared": "requests whose wording is blanked (this one, and the patient's finished ones)",
+}
+
+
+def erasure_plan(counts: Dict[str, int]) -> list:
+    """What an erasure covers, one line per kind of record: [{"key", "count", "label"}]."""
+    return [{"key": key, "count": counts.get(key, 0), "label": label}
+            for key, label in ERASURE_COUNT_LABELS.items()]
 
 
 def escalation(view: Optional[EscalationView], tz: ZoneInfo, now: datetime,

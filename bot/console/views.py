@@ -8,6 +8,9 @@ JSON, and redraws from the JSON API when the event stream says something changed
 Staff act on conversations only through the conversation router (reply, assign, hand back);
 it records those actions in the audit log. The console records the rest: views of transcripts
 and booking details, notes, sign-in and sign-out, audit exports (ids only, never text).
+A "Delete my data" request is closed only by an administrator erasing the patient's
+conversations (a confirmation page, then bot.privacy.erasure, which audits it), never by
+"Mark done".
 """
 from __future__ import annotations
 
@@ -46,6 +49,8 @@ from bot.console.security import (
 )
 from bot.conversations.events import InboxEvent
 from bot.conversations.router import StaffActionError
+from bot.db.models import StaffRequest
+from bot.privacy.erasure import ERASURE_ROLES, ErasureError, erase_conversations, plan_erasure
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +58,10 @@ MAX_FORM_FIELD = 10_000
 LOGIN_FAILED = ("The email or password is not right, or the account is locked for a while after too many "
                 "attempts. Try again, or ask an administrator.")
 HANDED_BACK = "Resolved: the assistant answers this patient again from their next message."
+ERASE_NOT_DONE = ("A 'Delete my data' request is closed by erasing the patient's conversations: an "
+                  "administrator does it with 'Erase conversations' on the request.")
+ERASE_UNCONFIRMED = ("Nothing was erased: tick the box to confirm that the conversations are to be erased "
+                     "for good.")
 CSV_COLUMNS = ("id", "at_utc", "actor_type", "actor_id", "actor_email", "action", "subject_type",
                "subject_id", "detail")
 
@@ -206,6 +215,7 @@ async def _inbox_data(request: web.Request, *, page_view: bool) -> Dict[str, Any
         "now": now.isoformat(),
         "escalations": rows,
         "requests": [present.request_item(r, tz, now) for r in requests],
+        "can_erase": staff.role in ERASURE_ROLES,
         "counts": {"urgent": sum(1 for r in rows if r["urgent"] and r["status"] != "resolved"),
                    "waiting": sum(1 for r in rows if r["status"] == "waiting")},
     }
@@ -263,6 +273,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         "notes": [present.note(n, tz, now) for n in notes],
         "patient": present.patient_panel(panel, tz, now) if panel else None,
         "requests": request_rows,
+        "can_erase": staff.role in ERASURE_ROLES,
         "max_reply_chars": request.app[SETTINGS].max_message_chars,
         "max_note_chars": queries.MAX_NOTE_CHARS,
     })
@@ -352,11 +363,72 @@ async def request_done(request: web.Request) -> web.Response:
     back = safe_next(form.get("next"))
     try:
         with request.app[SESSION_FACTORY].begin() as db:
+            row = db.get(StaffRequest, request_id)
+            if row is not None and row.kind == "delete_data" and row.status == "open":
+                return await _outcome(request, back, ok=False, status=409, message=ERASE_NOT_DONE)
             mark_request_done(db, request_id, staff.id, _now(request))
     except LookupError as error:
         raise web.HTTPNotFound(text="There is no such request.") from error
     request.app[EVENTS].publish(InboxEvent("request_done", request_id=request_id))
     return await _outcome(request, back, ok=True, message="Request marked done.")
+
+
+# ---- erasing a patient's conversations (admins) --------------------------------------------
+
+def _erase_path(request_id: int) -> str:
+    """The confirmation page of an erasure."""
+    return f"{PREFIX}/requests/{request_id}/erase"
+
+
+@require_role(*ERASURE_ROLES)
+async def erase_page(request: web.Request) -> web.Response:
+    """GET /staff/requests/{id}/erase: what erasing would delete, and the confirmation form."""
+    staff = current_staff(request)
+    request_id = _int_param(request, "id")
+    now, tz = _now(request), _tz(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        row = db.get(StaffRequest, request_id)
+        if row is None:
+            raise web.HTTPNotFound(text="There is no such request.")
+        try:
+            plan = plan_erasure(db, request_id)
+        except ErasureError as error:
+            return await _outcome(request, PREFIX, ok=False, message=f"Nothing to erase: {error}.")
+        item = queries._request_items(db, [row])[0]
+        audit.record(db, actor_type="staff", actor_id=staff.id, action="requests_viewed",
+                     subject_type="staff_request", detail={"request_ids": [request_id]}, now=now)
+    return await render(request, "console/erase.html", {
+        "title": "Erase conversations", "page": "erase", "item": present.request_item(item, tz, now),
+        "plan": present.erasure_plan(plan.counts), "open_escalations": plan.open_escalations,
+        "erase_url": _erase_path(request_id),
+    })
+
+
+@require_role(*ERASURE_ROLES)
+async def erase(request: web.Request) -> web.Response:
+    """POST /staff/requests/{id}/erase with confirm=yes: erase the patient's conversations; the request is done."""
+    staff = current_staff(request)
+    request_id = _int_param(request, "id")
+    form = await _form(request)
+    if form.get("confirm") != "yes":
+        return await _outcome(request, _erase_path(request_id), ok=False, status=422,
+                              message=ERASE_UNCONFIRMED)
+    try:
+        with request.app[SESSION_FACTORY].begin() as db:
+            report = erase_conversations(db, request_id, staff_user_id=staff.id, now=_now(request))
+    except LookupError as error:
+        raise web.HTTPNotFound(text="There is no such request.") from error
+    except ErasureError as error:
+        return await _outcome(request, PREFIX, ok=False, message=f"Not erased: {error}.")
+    except PermissionError:
+        return await _outcome(request, PREFIX, ok=False, status=403,
+                              message="Only an administrator can erase.")
+    request.app[EVENTS].publish(InboxEvent("request_done", request_id=request_id))
+    counts = report.counts
+    return await _outcome(request, PREFIX, ok=True, message=(
+        f"Erased {counts['conversations']} conversation(s): {counts['messages']} messages and "
+        f"{counts['events']} assistant memory entries. The request is done; bookings and the patient "
+        "record are kept."))
 
 
 # ---- the audit log (admins) -----------------------------------------------------------------
@@ -439,5 +511,7 @@ def add_routes(app: web.Application) -> None:
     router.add_post(r"/staff/conversations/{id:\d+}/hand-back", hand_back, name="console_hand_back")
     router.add_post(r"/staff/conversations/{id:\d+}/notes", add_note, name="console_add_note")
     router.add_post(r"/staff/requests/{id:\d+}/done", request_done, name="console_request_done")
+    router.add_get(r"/staff/requests/{id:\d+}/erase", erase_page, name="console_erase")
+    router.add_post(r"/staff/requests/{id:\d+}/erase", erase, name="console_erase_post")
     router.add_get("/staff/audit", audit_page, name="console_audit")
     router.add_get("/staff/audit.csv", audit_csv, name="console_audit_csv")

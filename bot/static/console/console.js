@@ -188,7 +188,7 @@
     return tr;
   }
 
-  function requestRow(item) {
+  function requestRow(item, canErase) {
     var tr = el("tr", "request-row");
     tr.setAttribute("data-request-id", item.id);
     tr.setAttribute("data-kind", item.kind);
@@ -203,6 +203,18 @@
     tr.appendChild(el("td", "wishes", item.wishes || "—"));
     tr.appendChild(el("td", null, item.created_label));
     td = el("td");
+    if (item.erasable) {
+      if (canErase) {
+        var erase = el("a", "button request-erase", "Erase conversations…");
+        erase.href = item.erase_url;
+        erase.appendChild(el("span", "visually-hidden", " of " + item.patient_label));
+        td.appendChild(erase);
+      } else {
+        td.appendChild(el("span", "sub erase-admin-only", "An administrator erases the conversations"));
+      }
+      tr.appendChild(td);
+      return tr;
+    }
     var form = el("form", "inline");
     form.method = "post";
     form.setAttribute("action", item.done_url);
@@ -242,7 +254,9 @@
     count.setAttribute("data-count", data.counts.urgent);
     count.textContent = data.counts.urgent ? "(" + data.counts.urgent + " urgent)" : "";
     var requests = document.getElementById("request-rows");
-    requests.replaceChildren.apply(requests, data.requests.map(requestRow));
+    requests.replaceChildren.apply(requests, data.requests.map(function (item) {
+      return requestRow(item, data.can_erase);
+    }));
     document.getElementById("requests-empty").hidden = data.requests.length > 0;
   }
 
