@@ -22,7 +22,6 @@ from bot.channels.messages import Button, InboundMessage, OutboundMessage, choos
 from bot.channels.whatsapp import within_customer_care_window
 from bot.clinic import audit
 from bot.clinic.escalations import open_escalation
-from bot.clinic.hours import reply_expectation
 from bot.clinic.identity import channel_identity_metadata
 from bot.conversations import store
 from bot.conversations.events import InboxEvent, InboxEvents
@@ -282,14 +281,14 @@ class ConversationRouter:
 
     def _after_engine(self, ref: ConversationRef) -> None:
         """Publish a handoff that a custom action made during this turn."""
+        if ref.owner == "staff":
+            return
         with self.sessions.begin() as session:
-            owner = session.get(Conversation, ref.id).owner
-        if owner != ref.owner and owner == "staff":
-            escalation = None
-            with self.sessions.begin() as session:
-                escalation = store.open_escalation_of(session, ref.id)
-                urgent = bool(escalation and escalation.priority == "urgent")
-            self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=urgent))
+            if session.get(Conversation, ref.id).owner != "staff":
+                return
+            escalation = store.open_escalation_of(session, ref.id)
+            urgent = bool(escalation and escalation.priority == "urgent")
+        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=urgent))
 
     async def _consent(self, ref: ConversationRef, inbound: InboundMessage, keyword: str,
                        outcome: Outcome) -> Outcome:
@@ -323,7 +322,7 @@ class ConversationRouter:
     # ---- delivery ---------------------------------------------------------------------------
 
     async def _send(self, ref: ConversationRef, replies: Sequence[OutboundMessage], author: str,
-                    staff_user_id: Optional[int] = None, store_first: bool = True) -> None:
+                    staff_user_id: Optional[int] = None) -> None:
         """Store the replies, then deliver them; a channel failure is logged (the text is kept)."""
         if not replies:
             return
