@@ -7,12 +7,14 @@ from typing import Any, Dict, List, Text
 
 import yaml
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import HANDOFF_BUTTON, services
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "topics.yml"
 MAX_SUGGESTIONS = 3
+SECOND_MISS_RESPONSE = "utter_fallback_offer_staff"
 MIN_SUGGESTION_CONFIDENCE = 0.05
 PRICE_LABELS = {
     "consultation": "Consultation", "single_session": "Single session", "course_of_6": "Course of 6 sessions",
@@ -89,12 +91,8 @@ class ActionSuggestTopics(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         if previous_bot_action(tracker) == self.name():
-            dispatcher.utter_message(
-                text="Sorry, I still didn't understand. Would you like a member of the clinic team to help?",
-                buttons=[{"title": "Yes, talk to a person", "payload": "/request_human"},
-                         {"title": "No, thanks", "payload": "/deny"}],
-            )
-            return []
+            # A response of its own, so a rule can hand over when the patient answers a typed "yes".
+            return [FollowupAction(SECOND_MISS_RESPONSE)]
         catalogue = topic_catalogue()
         buttons = [{"title": catalogue[t]["title"], "payload": catalogue[t]["question"]}
                    for t in suggested_topics(tracker.latest_message)]

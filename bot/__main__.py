@@ -123,6 +123,20 @@ def run_assistant(args: argparse.Namespace, settings: Settings) -> int:
     return status or serve(settings)
 
 
+def run_replica(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve`: the application alone, as one of several replicas (no seeding, no action server)."""
+    from bot.runner import serve_application
+
+    return serve_application(settings)
+
+
+def run_actions(args: argparse.Namespace, settings: Settings) -> int:
+    """`actions`: Rasa's action server alone, on the port of ACTION_ENDPOINT_URL."""
+    from bot.runner import serve_actions
+
+    return serve_actions(settings)
+
+
 def run_demo_staff(settings: Settings) -> int:
     """Create the demo staff login when there is no staff account yet, and say how to use it."""
     from bot.clinic.staff import ensure_demo_staff_account
@@ -199,6 +213,8 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS: Dict[str, Command] = {
     "run": Command("serve the assistant on the embedded default (SQLite, demo clinic)", run_assistant),
+    "serve": Command("serve the application alone, as one replica (production; see the README)", run_replica),
+    "actions": Command("run the custom-action server alone (production; see the README)", run_actions),
     "chat": Command("chat with the assistant in this terminal (rasa shell)", run_chat),
     "db-upgrade": Command("bring the database schema up to date (alembic upgrade head)", run_db_upgrade),
     "import-bookings": Command("import the clinic's bookings CSV", run_import_bookings, add_import_arguments),

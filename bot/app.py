@@ -33,7 +33,7 @@ from bot.db.session import create_db_engine, make_session_factory
 from bot.privacy.schedule import periodic_purge
 from bot.settings import Settings
 from bot.web.pages import setup_pages
-from bot.web.webchat import WebChat, WebDeliverer
+from bot.web.webchat import WebChat, WebDeliverer, client_manager
 from bot.web.webhooks import TwilioDeliverer, setup_webhooks, whatsapp_deliverer
 
 logger = logging.getLogger(__name__)
@@ -94,12 +94,15 @@ def _engine_context(engine: Optional[Engine]):
             return
         from bot.engine.agent import RasaEngine
 
-        rasa_engine = RasaEngine(app[SETTINGS], action_timeout_seconds=app[SETTINGS].action_timeout_seconds)
+        settings = app[SETTINGS]
+        rasa_engine = RasaEngine(settings, action_timeout_seconds=settings.action_timeout_seconds,
+                                 threads=settings.engine_threads)
         app[ENGINE] = rasa_engine
         loading = asyncio.ensure_future(rasa_engine.load())
         loading.add_done_callback(_report_load)
         yield
         loading.cancel()
+        rasa_engine.close()
 
     return context
 
@@ -134,7 +137,7 @@ def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: O
     app[SETTINGS] = settings
     app[EVENTS] = InboxEvents()
     origins = "*" if "*" in settings.web_allowed_origins else list(settings.web_allowed_origins)
-    app[WEBCHAT] = WebChat(app, allowed_origins=origins)
+    app[WEBCHAT] = WebChat(app, allowed_origins=origins, client_manager=client_manager(settings.redis_url))
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(PACKAGE_ROOT / "templates")),
                          autoescape=jinja2.select_autoescape(["html"]))
     app.cleanup_ctx.extend([

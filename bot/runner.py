@@ -80,22 +80,44 @@ def action_server(settings: Settings) -> Iterator[subprocess.Popen]:
             process.kill()
 
 
-def serve(settings: Settings) -> int:
-    """Serve the application on HOST:PORT until interrupted, with the action server beside it."""
+def _missing_model(settings: Settings) -> bool:
+    """True (and say so) when there is no trained model to serve."""
+    model = Path(settings.model_path) / MODEL_FILE
+    if model.exists():
+        return False
+    print(f"no trained model at {model}: run `make train` (make run does it for you)", file=sys.stderr)
+    return True
+
+
+def serve_application(settings: Settings) -> int:
+    """Serve the application alone on HOST:PORT (one replica; the action server runs elsewhere)."""
     from aiohttp import web
 
     from bot.app import create_app
 
-    model = Path(settings.model_path) / MODEL_FILE
-    if not model.exists():
-        print(f"no trained model at {model}: run `make train` (make run does it for you)", file=sys.stderr)
+    if _missing_model(settings):
+        return 1
+    print(f"\nThe assistant is starting at http://{settings.host}:{settings.port}/ "
+          "(the chat answers once the model has loaded; /healthz says when).\n", flush=True)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    """Serve the application on HOST:PORT until interrupted, with the action server beside it."""
+    if _missing_model(settings):
         return 1
     with action_server(settings):
-        print(f"\nThe assistant is starting at http://{settings.host}:{settings.port}/ "
-              "(the chat answers once the model has loaded; /healthz says when).\n", flush=True)
-        web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                    access_log=None)
-    return 0
+        return serve_application(settings)
+
+
+def serve_actions(settings: Settings) -> int:
+    """Run the action server alone in the foreground (scaled on its own in production)."""
+    endpoint = urlsplit(settings.action_endpoint_url)
+    return subprocess.call(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(endpoint.port or 5055)],
+        cwd=PROJECT_ROOT, env=child_environment(settings),
+    )
 
 
 def run_terminal_chat(settings: Settings) -> int:

@@ -127,6 +127,7 @@ class Settings:
     rate_limit_window_seconds: float = 60.0
     engine_timeout_seconds: float = 15.0
     action_timeout_seconds: float = 8.0
+    engine_threads: int = 1
     # Staff console sessions: the cookie encryption key (32 url-safe base64 bytes, from
     # `python -m bot new-secret`); empty means a random key per process (logins end on restart).
     session_secret: str = field(default="", repr=False)
@@ -193,6 +194,7 @@ class Settings:
             rate_limit_window_seconds=_number(env, "RATE_LIMIT_WINDOW_SECONDS", 60.0, float),
             engine_timeout_seconds=_number(env, "ENGINE_TIMEOUT_SECONDS", 15.0, float),
             action_timeout_seconds=_number(env, "ACTION_TIMEOUT_SECONDS", 8.0, float),
+            engine_threads=_number(env, "ENGINE_THREADS", 1, int),
             session_secret=env.get("SESSION_SECRET", ""),
             retention_days=_number(env, "RETENTION_DAYS", 365, int),
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),

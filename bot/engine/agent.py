@@ -4,15 +4,23 @@
 action that fails (connection refused, HTTP 500, timeout) does not stop Rasa, which carries on
 without the action's events; the engine notices it through `GuardedActionEndpoint` and raises
 `EngineFailure` instead, so the router can apologise and hand the conversation to staff.
+
+Rasa's work (NLU, policies, the tracker store's SQL) is mostly blocking Python and TensorFlow, so
+it runs on engine threads, each with its own event loop, never on the application's loop: webhook
+acknowledgements, socket.io traffic and the staff console stay responsive while the model thinks.
+A conversation always goes to the same engine thread, so its messages are handled in order.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import logging
+import threading
 import time
+import zlib
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Coroutine, Dict, List, Optional, Tuple
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -70,13 +78,46 @@ def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
     return OutboundMessage(text=text, buttons=buttons)
 
 
+class EngineThread:
+    """A daemon thread running an event loop of its own, on which Rasa's coroutines run."""
+
+    def __init__(self, name: str) -> None:
+        """Start the thread and its loop at once."""
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        """The thread's body: serve the loop until `stop()`."""
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+        self.loop.close()
+
+    def submit(self, coroutine: Coroutine) -> concurrent.futures.Future:
+        """Schedule `coroutine` on this thread's loop; cancelling the future cancels it."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the loop once what it is running yields, and wait for the thread."""
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout)
+
+
+def thread_index(sender_key: str, threads: int) -> int:
+    """The engine thread that always handles this conversation (a stable hash of its key)."""
+    return zlib.crc32(sender_key.encode("utf-8")) % threads
+
+
 class RasaEngine:
     """The trained model with the clinic's tracker store, lock store and action endpoint."""
 
-    def __init__(self, settings: Settings, action_timeout_seconds: float = 8.0) -> None:
+    def __init__(self, settings: Settings, action_timeout_seconds: float = 8.0, threads: int = 1) -> None:
         """Nothing is loaded yet: call `await load()` (the application does it at start-up)."""
         self.settings = settings
         self.action_timeout_seconds = action_timeout_seconds
+        self.thread_count = max(1, threads)
+        self.threads: List[EngineThread] = []
         self.agent: Optional[Agent] = None
         self.load_seconds: Optional[float] = None
 
@@ -104,27 +145,39 @@ class RasaEngine:
         started = time.monotonic()
         if not self.model_file().exists():
             raise FileNotFoundError(f"no trained model at {self.model_file()}: run `make train`")
-        self.agent = await asyncio.get_running_loop().run_in_executor(None, self._load_agent)
+        agent = await asyncio.get_running_loop().run_in_executor(None, self._load_agent)
+        self.threads = [EngineThread(f"rasa-engine-{index}") for index in range(self.thread_count)]
+        self.agent = agent
         self.load_seconds = time.monotonic() - started
         logger.info("model loaded in %.1f s", self.load_seconds)
+
+    def close(self) -> None:
+        """Stop the engine threads (the application calls this at shutdown)."""
+        for thread in self.threads:
+            thread.stop()
+        self.threads = []
 
     async def respond(self, sender_key: str, text: str, metadata: Optional[Dict[str, Any]] = None
                       ) -> List[OutboundMessage]:
         """The bot's replies to one patient message; `EngineFailure` if any part of it failed."""
-        if not self.ready:
+        if not self.ready or not self.threads:
             raise EngineNotReady("the model is still loading")
+        thread = self.threads[thread_index(sender_key, len(self.threads))]
+        collected, failures = await asyncio.wrap_future(thread.submit(self._handle(sender_key, text, metadata or {})))
+        if failures:
+            raise EngineFailure(f"custom action failed: {', '.join(failures)}")
+        return [message for message in map(to_outbound, collected) if message is not None]
+
+    async def _handle(self, sender_key: str, text: str, metadata: Dict[str, Any]
+                      ) -> Tuple[List[Dict[str, Any]], List[str]]:
+        """On an engine thread: Rasa handles the message; its replies and any action failures."""
         failures: List[str] = []
-        token = _action_failures.set(failures)
+        _action_failures.set(failures)
         output = CollectingOutputChannel()
         try:
             await self.agent.handle_message(UserMessage(
-                text, output_channel=output, sender_id=sender_key, input_channel=INPUT_CHANNEL,
-                metadata=metadata or {},
+                text, output_channel=output, sender_id=sender_key, input_channel=INPUT_CHANNEL, metadata=metadata,
             ))
         except Exception as error:
             raise EngineFailure(f"Rasa failed: {type(error).__name__}") from error
-        finally:
-            _action_failures.reset(token)
-        if failures:
-            raise EngineFailure(f"custom action failed: {', '.join(failures)}")
-        return [message for message in map(to_outbound, output.messages) if message is not None]
+        return output.messages, failures

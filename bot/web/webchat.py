@@ -9,6 +9,10 @@ Session ids are issued by the server (unguessable, stored as conversations). A s
 server never issued is replaced by a new one, so nobody can join another patient's conversation;
 a reload with an issued id continues the same conversation. Each socket joins the room named by
 its session id, and replies go to that room (every tab of the same session sees them).
+
+With several replicas (REDIS_URL set), python-socketio's Redis manager carries every emit to the
+other replicas, so a tab connected to one replica gets the replies to a message another replica
+processed. If Redis is unreachable, emits still reach this replica's own sockets.
 """
 from __future__ import annotations
 
@@ -27,6 +31,18 @@ logger = logging.getLogger(__name__)
 
 SOCKET_PATH = "socket.io"
 MAX_EVENT_BYTES = 64 * 1024
+FANOUT_CHANNEL = "clinic-webchat"
+REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+
+
+def client_manager(redis_url: Optional[str]) -> Optional[socketio.AsyncRedisManager]:
+    """Rooms shared across replicas through Redis pub/sub, or None (one process: in memory)."""
+    if not redis_url:
+        return None
+    return socketio.AsyncRedisManager(
+        redis_url, channel=FANOUT_CHANNEL,
+        redis_options={"socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS, "socket_keepalive": True},
+    )
 
 
 def bot_uttered_payload(message: OutboundMessage, author: str) -> Dict[str, Any]:

@@ -107,9 +107,9 @@ async def test_second_miss_in_a_row_offers_staff(clinic):
     events = [{"event": "user", "text": "blah", "parse_data": first},
               {"event": "action", "name": "action_suggest_topics"},
               {"event": "action", "name": "action_listen"}]
-    dispatcher, _ = await run(ActionSuggestTopics(), make_tracker(unsure_message("still blah"), events=events))
-    assert texts(dispatcher).startswith("Sorry, I still didn't understand.")
-    assert dispatcher.messages[0]["buttons"][0]["payload"] == "/request_human"
+    dispatcher, events = await run(ActionSuggestTopics(), make_tracker(unsure_message("still blah"), events=events))
+    assert dispatcher.messages == []
+    assert events == [{"event": "followup", "timestamp": None, "name": "utter_fallback_offer_staff"}]
 
 
 async def test_handoff_opens_an_escalation_and_gives_the_conversation_to_staff(clinic):
