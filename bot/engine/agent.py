@@ -28,6 +28,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.channels.messages import Button, OutboundMessage
 from bot.engine.errors import EngineFailure, EngineNotReady
+from bot.engine.fast_load import use_eager_weight_building
 from bot.engine.stores import ClinicLockStore, ClinicTrackerStore
 from bot.settings import Settings
 
@@ -133,6 +134,7 @@ class RasaEngine:
 
     def _load_agent(self) -> Agent:
         """Build the agent (blocking: reads the model and builds TensorFlow graphs)."""
+        use_eager_weight_building()
         return Agent.load(
             model_path=str(self.model_file()),
             action_endpoint=GuardedActionEndpoint(self.settings.action_endpoint_url, self.action_timeout_seconds),
