@@ -22,6 +22,9 @@ from bot.settings import PROJECT_ROOT, Settings
 logger = logging.getLogger(__name__)
 MODEL_FILE = "clinic.tar.gz"
 ACTION_SERVER_START_SECONDS = 60
+# On SIGTERM: how long open requests (a socket.io long-poll lasts up to 25 s) may take to finish.
+# Replies being produced get up to 30 s more from the application's own cleanup.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def child_environment(settings: Settings) -> Dict[str, str]:
@@ -99,7 +102,8 @@ def serve_application(settings: Settings) -> int:
         return 1
     print(f"\nThe assistant is starting at http://{settings.host}:{settings.port}/ "
           "(the chat answers once the model has loaded; /healthz says when).\n", flush=True)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None,
+                shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
     return 0
 
 

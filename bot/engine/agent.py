@@ -24,12 +24,13 @@ from typing import Any, Coroutine, Dict, List, Optional, Tuple
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.channels.messages import Button, OutboundMessage
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.engine.fast_load import use_eager_weight_building
-from bot.engine.stores import ClinicLockStore, ClinicTrackerStore
+from bot.engine.stores import ClinicLockStore, ClinicTrackerStore, conversation_lock_lifetime
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,22 @@ def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
     if not text and not buttons:
         return None
     return OutboundMessage(text=text, buttons=buttons)
+
+
+def without_silent_tracker_fallback(agent: Agent) -> Agent:
+    """Take Rasa's FailSafeTrackerStore wrapper off the agent's tracker store.
+
+    The wrapper answers a database error with an empty in-memory tracker, so the patient's turn would
+    go on as a new conversation (a verified patient suddenly unverified). Without it the error reaches
+    `respond()`, which raises EngineFailure: an apology, and the conversation goes to staff.
+    """
+    store = agent.tracker_store
+    inner = getattr(store, "_tracker_store", None)
+    if isinstance(store, FailSafeTrackerStore) and inner is not None:
+        agent.tracker_store = inner
+        if agent.processor is not None:
+            agent.processor.tracker_store = inner
+    return agent
 
 
 class EngineThread:
@@ -135,12 +152,14 @@ class RasaEngine:
     def _load_agent(self) -> Agent:
         """Build the agent (blocking: reads the model and builds TensorFlow graphs)."""
         use_eager_weight_building()
-        return Agent.load(
+        agent = Agent.load(
             model_path=str(self.model_file()),
             action_endpoint=GuardedActionEndpoint(self.settings.action_endpoint_url, self.action_timeout_seconds),
             tracker_store=ClinicTrackerStore(database_url=self.settings.database_url),
-            lock_store=ClinicLockStore(redis_url=self.settings.redis_url or ""),
+            lock_store=ClinicLockStore(redis_url=self.settings.redis_url or "",
+                                       lock_lifetime_seconds=conversation_lock_lifetime(self.settings)),
         )
+        return without_silent_tracker_fallback(agent)
 
     async def load(self) -> None:
         """Load the model in a worker thread, so the server answers /healthz (503) meanwhile."""

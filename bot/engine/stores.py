@@ -10,32 +10,44 @@ tracker store here hands Rasa a window instead: the session's current state (slo
 paused) followed by the last `WINDOW_EVENTS` events from a user turn on. The policies look at most
 five turns back (`max_history`), so they decide exactly as before; every event is still stored.
 
+A conversation's lock is a short lease (a few seconds) that the replica holding it renews while the
+turn runs, so a replica that dies mid-turn frees the conversation within seconds.
+
 If Redis stops answering, conversations are locked in this process's memory until it answers
 again: the replica keeps serving, and only two messages of one conversation arriving at the same
 moment on two different replicas could then be processed side by side.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from typing import Any, Callable, Dict, List, Optional, Text, TypeVar
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Text, TypeVar
 
+from rasa.core.lock import TicketLock
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
+from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
 
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 REDIS_SOCKET_TIMEOUT_SECONDS = 1.0
+LOCK_LEASE_SECONDS = 6.0
+LEASE_RENEWALS_PER_LIFETIME = 3
+LOCK_POLL_SECONDS = 0.2
 T = TypeVar("T")
 
 # How many of a session's latest events Rasa sees (about 20 turns; the policies need 5).
@@ -57,6 +69,15 @@ class ClinicTrackerStore(SQLTrackerStore):
         self.window_events = window_events
         # SQLTrackerStore takes a host containing "://" as the whole database URL.
         super().__init__(domain=domain, event_broker=event_broker, host=url, **kwargs)
+        self._check_connections_before_use()
+
+    def _check_connections_before_use(self) -> None:
+        """Rebuild Rasa's engine with `pool_pre_ping`: connections that died in a database outage are
+        replaced instead of failing the first turn after it (Rasa's own engine keeps them)."""
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
         """The latest session's tracker: whole when short, else its state and its latest events."""
@@ -138,19 +159,83 @@ def redis_lock_store(redis_url: str) -> RedisLockStore:
                           socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS)
 
 
+def conversation_lock_lifetime(settings: Settings) -> float:
+    """How long a conversation's lock lives without renewal (the holder renews it while alive): short,
+    so a turn held by a dead replica frees the conversation well within the engine timeout."""
+    return min(LOCK_LEASE_SECONDS, max(1.0, settings.engine_timeout_seconds / 3))
+
+
+def renew_ticket(store: LockStore, conversation_id: Text, ticket_number: int, lifetime: float) -> None:
+    """Extend one ticket's expiry. On Redis the read-modify-write is a WATCH transaction, so a ticket
+    another replica issues meanwhile is never overwritten (the renewal is simply retried later)."""
+    def extended(lock: Optional[TicketLock]) -> Optional[TicketLock]:
+        for ticket in lock.tickets if lock else ():
+            if ticket.number == ticket_number:
+                ticket.expires = time.time() + lifetime
+                return lock
+        return None
+
+    if not isinstance(store, RedisLockStore):
+        lock = extended(store.get_lock(conversation_id))
+        if lock is not None:
+            store.save_lock(lock)
+        return
+    key = store.key_prefix + conversation_id
+    with store.red.pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            raw = pipe.get(key)
+            lock = extended(TicketLock.from_dict(json.loads(raw)) if raw else None)
+            if lock is None:
+                return
+            pipe.multi()
+            pipe.set(key, lock.dumps())
+            pipe.execute()
+        except WatchError:
+            logger.debug("conversation lock changed during renewal; renewing next time")
+
+
 class ClinicLockStore(LockStore):
     """Redis when REDIS_URL is set (conversations locked across replicas), else in memory.
 
     While Redis is unreachable, locks are kept in this process's memory (logged once per outage).
     """
 
-    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, redis_url: Optional[str] = None) -> None:
-        """Pick the backing store; `redis_url` defaults to the settings' REDIS_URL."""
-        url = redis_url if redis_url is not None else Settings.from_env().redis_url
+    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, redis_url: Optional[str] = None,
+                 lock_lifetime_seconds: Optional[float] = None) -> None:
+        """Pick the backing store; `redis_url` and the lock lifetime default to the settings'."""
+        settings = Settings.from_env() if redis_url is None or lock_lifetime_seconds is None else None
+        url = redis_url if redis_url is not None else settings.redis_url
+        self.lock_lifetime_seconds = (lock_lifetime_seconds if lock_lifetime_seconds is not None
+                                      else conversation_lock_lifetime(settings))
         self.backend: LockStore = redis_lock_store(url) if url else InMemoryLockStore()
         self.fallback = InMemoryLockStore()
         self.degraded = False
         logger.info("conversation locks in %s", type(self.backend).__name__)
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: Text, lock_lifetime: Optional[float] = None,
+                   wait_time_in_seconds: float = LOCK_POLL_SECONDS) -> AsyncIterator[TicketLock]:
+        """Rasa's ticket lock (same steps as `LockStore.lock`) with the ticket as a short lease, renewed
+        while it waits and while the turn runs: a replica that dies mid-turn frees the conversation
+        within seconds, instead of Rasa's default minute."""
+        lifetime = lock_lifetime or self.lock_lifetime_seconds
+        ticket = self.issue_ticket(conversation_id, lifetime)
+        renewal = asyncio.ensure_future(self._keep_alive(conversation_id, ticket, lifetime))
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            renewal.cancel()
+            self.cleanup(conversation_id, ticket)
+
+    async def _keep_alive(self, conversation_id: Text, ticket_number: int, lifetime: float) -> None:
+        """Push our ticket's expiry `lifetime` ahead, a few times per lifetime, until cancelled."""
+        while True:
+            await asyncio.sleep(lifetime / LEASE_RENEWALS_PER_LIFETIME)
+            try:
+                self._use(lambda store: renew_ticket(store, conversation_id, ticket_number, lifetime))
+            except Exception as error:  # a missed renewal only shortens the lease
+                logger.warning("conversation lock not renewed: %s", type(error).__name__)
 
     def _use(self, operation: Callable[[LockStore], T]) -> T:
         """Run `operation` on the backend, or on the in-memory fallback while Redis is unreachable."""

@@ -16,6 +16,7 @@ processed. If Redis is unreachable, emits still reach this replica's own sockets
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, Optional, Sequence
 
@@ -97,8 +98,12 @@ class WebChat:
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, app: web.Application) -> None:
-        """Close every socket and stop socket.io's background service task."""
+        """Close every socket, stop socket.io's background task and the Redis listener (which never
+        ends by itself and would hold the shutdown for aiohttp's whole grace period)."""
         await self.sio.shutdown()
+        listener = getattr(self.sio.manager, "thread", None)
+        if isinstance(listener, asyncio.Task) and not listener.done():
+            listener.cancel()
 
     def _app_parts(self):
         """(settings, session factory, router) of the running application."""

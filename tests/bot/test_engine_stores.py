@@ -1,5 +1,7 @@
 """The tracker store's window over long sessions, and the lock store's fallback when Redis is away."""
+import asyncio
 import socket
+import time
 
 import pytest
 from rasa.core.tracker_store import SQLTrackerStore
@@ -115,3 +117,25 @@ async def test_locks_are_shared_through_redis_when_it_answers():
         assert seen is not None and seen.is_someone_waiting()
     assert not store.degraded
     assert Redis.from_url(redis_url).exists("lock:conversation-2") == 0
+
+
+async def test_a_held_lock_is_renewed_while_the_turn_runs():
+    redis_url = "redis://127.0.0.1:6379/15"
+    store = ClinicLockStore(redis_url=redis_url, lock_lifetime_seconds=0.6)
+    other_replica = ClinicLockStore(redis_url=redis_url, lock_lifetime_seconds=0.6)
+    async with store.lock("conversation-3"):
+        await asyncio.sleep(2.0)  # three lifetimes
+        held = other_replica.get_lock("conversation-3")
+        assert held is not None and held.tickets and not held.tickets[0].has_expired()
+    assert other_replica.get_lock("conversation-3") is None
+
+
+async def test_a_lock_left_by_a_dead_replica_frees_the_conversation_within_its_lease():
+    redis_url = "redis://127.0.0.1:6379/15"
+    dead_replica = ClinicLockStore(redis_url=redis_url, lock_lifetime_seconds=1.0)
+    dead_replica.issue_ticket("conversation-4", 1.0)  # took the lock, then died: never renewed
+    survivor = ClinicLockStore(redis_url=redis_url, lock_lifetime_seconds=1.0)
+    started = time.monotonic()
+    async with survivor.lock("conversation-4"):
+        waited = time.monotonic() - started
+    assert 0.5 < waited < 5  # the lease, not Rasa's default minute

@@ -1,0 +1,272 @@
+"""The targets (PASS/MISS) and the Markdown tables of bench/results/scale.md, from scale.json's figures."""
+from __future__ import annotations
+
+from typing import Any, Iterable, List, Optional
+
+from bench.stats import ratio
+
+THROUGHPUT_RATIO = 1.5
+FIRST_REPLY_RATIO = 1.2
+LONG_CONVERSATION_CHANGE = 0.10
+WEBHOOK_ACK_P99_MS = 50.0
+STARTUP_SECONDS = 15.0
+RESIDENT_MB = 1200.0
+
+
+def _get(data: Any, *path: Any) -> Any:
+    """data[path[0]][path[1]]..., or None where anything is missing."""
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def verdict(passed: Optional[bool]) -> str:
+    """PASS, MISS, or n/a when the figures are missing."""
+    return "n/a" if passed is None else ("PASS" if passed else "MISS")
+
+
+def _row(target: str, configuration: str, ours: Any, reference: Any, goal: str,
+         passed: Optional[bool]) -> dict:
+    """One target row."""
+    return {"target": target, "configuration": configuration, "ours": ours, "reference": reference,
+            "goal": goal, "result": verdict(passed)}
+
+
+def _ran(results: dict) -> Iterable[tuple]:
+    """(name, figures) of the configurations that have server figures."""
+    for name, figures in (results.get("configurations") or {}).items():
+        if _get(figures, "servers", "ours"):
+            yield name, figures
+
+
+def throughput_targets(name: str, figures: dict) -> List[dict]:
+    """Ours >= 1.5x rasa run's msgs/s with a p99 no worse, per concurrency."""
+    rows = []
+    for level, ours in (_get(figures, "servers", "ours", "phases") or {}).items():
+        rasa = _get(figures, "servers", "rasa", "phases", level)
+        speedup = ratio(ours.get("msgs_per_sec"), _get(rasa, "msgs_per_sec"))
+        our_p99, rasa_p99 = _get(ours, "first_reply_ms", "p99"), _get(rasa, "first_reply_ms", "p99")
+        passed = None if speedup is None or our_p99 is None or rasa_p99 is None else (
+            speedup >= THROUGHPUT_RATIO and our_p99 <= rasa_p99)
+        rows.append(_row(f"msgs/s vs rasa run, N={level} (p99 ms)", name,
+                         f"{ours.get('msgs_per_sec')} ({our_p99})",
+                         f"{_get(rasa, 'msgs_per_sec')} ({rasa_p99}); x{speedup}",
+                         f">= {THROUGHPUT_RATIO}x, p99 no worse", passed))
+    return rows
+
+
+def first_reply_target(name: str, figures: dict, in_process: dict) -> dict:
+    """p50 time to first reply at N=1 <= 1.2x the in-process FAQ turn p50."""
+    ours = _get(figures, "servers", "ours", "phases", "1", "first_reply_ms", "p50")
+    baseline = _get(in_process, "faq_turn_ms", "p50")
+    share = ratio(ours, baseline)
+    reference = f"{baseline}; x{share}"
+    ongoing = _get(in_process, "faq_turn_ongoing_ms", "p50")
+    if ongoing is not None:
+        reference += f" (ongoing-conversation turns {ongoing}; x{ratio(ours, ongoing)})"
+    return _row("p50 first reply N=1 vs in-process faq_turn_ms p50", name, ours, reference,
+                f"<= {FIRST_REPLY_RATIO}x", None if share is None else share <= FIRST_REPLY_RATIO)
+
+
+def long_conversation_target(name: str, figures: dict) -> dict:
+    """The median of the last 10 turns within 10% of the first 10."""
+    long = _get(figures, "servers", "ours", "long_conversation") or {}
+    change = long.get("change")
+    late = long.get("turns_late") or ["?", "?"]
+    return _row(f"turns {late[0]}-{late[1]} vs 1-10 (median ms)", name, long.get("late_median_ms"),
+                f"{long.get('early_median_ms')}; change {change}", f"<= +{LONG_CONVERSATION_CHANGE:.0%}",
+                None if change is None else change <= LONG_CONVERSATION_CHANGE)
+
+
+def webhook_target(name: str, figures: dict) -> dict:
+    """Webhook acknowledgement p99 under 50 ms while web conversations run."""
+    webhooks = _get(figures, "servers", "ours", "webhooks") or {}
+    p99 = _get(webhooks, "all_ack_ms", "p99")
+    failed = sum((_get(webhooks, platform, "errors") or 0) for platform in ("twilio", "meta"))
+    return _row("webhook ack p99 ms under load", name, p99,
+                f"{webhooks.get('rate_per_sec')}/s for {webhooks.get('seconds')} s; {failed} failed",
+                f"< {WEBHOOK_ACK_P99_MS:.0f} ms",
+                None if p99 is None else p99 < WEBHOOK_ACK_P99_MS and not failed)
+
+
+def startup_target(name: str, figures: dict) -> dict:
+    """Spawn to /healthz 200 within 15 s."""
+    ours = _get(figures, "servers", "ours", "startup_seconds")
+    rasa = _get(figures, "servers", "rasa", "startup_seconds")
+    return _row("start-up s (spawn -> ready)", name, ours, rasa, f"<= {STARTUP_SECONDS:.0f} s",
+                None if ours is None else ours <= STARTUP_SECONDS)
+
+
+def memory_target(name: str, figures: dict) -> dict:
+    """Peak resident memory (VmHWM) of our server within 1200 MB."""
+    ours = _get(figures, "servers", "ours", "memory", "vm_hwm_mb")
+    return _row("resident MB per replica (VmHWM)", name, ours,
+                _get(figures, "servers", "rasa", "memory", "vm_hwm_mb"), f"<= {RESIDENT_MB:.0f} MB",
+                None if ours is None else ours <= RESIDENT_MB)
+
+
+def evaluate_targets(results: dict) -> List[dict]:
+    """Every target row, configuration by configuration."""
+    rows: List[dict] = []
+    for name, figures in _ran(results):
+        rows += throughput_targets(name, figures)
+        rows += [first_reply_target(name, figures, results.get("in_process") or {}),
+                 long_conversation_target(name, figures), webhook_target(name, figures),
+                 startup_target(name, figures), memory_target(name, figures)]
+    return rows
+
+
+# ---- Markdown ---------------------------------------------------------------------------------
+
+def _cell(value: Any) -> str:
+    """A table cell: '-' for missing values."""
+    return "-" if value is None else str(value).replace("|", "/")
+
+
+def table(headers: List[str], rows: Iterable[Iterable[Any]]) -> List[str]:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cell(value) for value in row) + " |" for row in rows]
+    return lines
+
+
+def _servers(figures: dict) -> Iterable[tuple]:
+    """(label, server figures) for ours then rasa run, where present."""
+    for kind, label in (("ours", "our server"), ("rasa", "rasa run")):
+        server = _get(figures, "servers", kind)
+        if server:
+            yield label, server
+
+
+def web_rows(results: dict) -> Iterable[list]:
+    """One row per configuration, server and concurrency."""
+    for name, figures in _ran(results):
+        for label, server in _servers(figures):
+            for level, phase in (server.get("phases") or {}).items():
+                latency = phase.get("first_reply_ms") or {}
+                memory = phase.get("memory") or {}
+                failures = f"{phase.get('timeouts')}/{phase.get('errors')}"
+                yield [name, label, level, phase.get("turns"), failures, phase.get("stray_replies"),
+                       phase.get("msgs_per_sec"), latency.get("p50"), latency.get("p95"), latency.get("p99"),
+                       memory.get("vm_rss_mb"), memory.get("vm_hwm_mb")]
+
+
+def ratio_rows(results: dict) -> Iterable[list]:
+    """Ours / rasa run per configuration and concurrency."""
+    for name, figures in _ran(results):
+        for level, ours in (_get(figures, "servers", "ours", "phases") or {}).items():
+            rasa = _get(figures, "servers", "rasa", "phases", level) or {}
+            yield [name, level, ratio(ours.get("msgs_per_sec"), rasa.get("msgs_per_sec")),
+                   ratio(_get(ours, "first_reply_ms", "p50"), _get(rasa, "first_reply_ms", "p50")),
+                   ratio(_get(ours, "first_reply_ms", "p99"), _get(rasa, "first_reply_ms", "p99"))]
+
+
+def long_rows(results: dict) -> Iterable[list]:
+    """Early and late turn medians of the long conversation."""
+    for name, figures in _ran(results):
+        for label, server in _servers(figures):
+            long = server.get("long_conversation") or {}
+            early, late = long.get("turns_early") or ["?", "?"], long.get("turns_late") or ["?", "?"]
+            yield [name, label, f"{early[0]}-{early[1]}: {_cell(long.get('early_median_ms'))}",
+                   f"{late[0]}-{late[1]}: {_cell(long.get('late_median_ms'))}", long.get("change"),
+                   f"{long.get('timeouts')}/{long.get('errors')}"]
+
+
+def webhook_rows(results: dict) -> Iterable[list]:
+    """Acknowledgement times per platform, our server only."""
+    for name, figures in _ran(results):
+        webhooks = _get(figures, "servers", "ours", "webhooks") or {}
+        for platform in ("twilio", "meta"):
+            part = webhooks.get(platform) or {}
+            ack = part.get("ack_ms") or {}
+            replies = webhooks.get("twilio_replies" if platform == "twilio" else "graph_replies")
+            statuses = ", ".join(f"{code}: {count}" for code, count in (part.get("statuses") or {}).items())
+            yield [name, platform, part.get("sent"), statuses or "-", part.get("errors"), ack.get("p50"),
+                   ack.get("p95"), ack.get("p99"), replies]
+
+
+def startup_rows(results: dict) -> Iterable[list]:
+    """Seconds from spawn to ready, and the peak memory."""
+    for name, figures in _ran(results):
+        for label, server in _servers(figures):
+            memory = server.get("memory") or {}
+            yield [name, label, server.get("startup_seconds"), memory.get("vm_rss_mb"),
+                   memory.get("vm_hwm_mb")]
+
+
+def problem_lines(results: dict) -> List[str]:
+    """Skipped or failed configurations, and calibration notes."""
+    lines = []
+    for name, figures in (results.get("configurations") or {}).items():
+        for key in ("skipped", "error"):
+            if figures.get(key):
+                lines.append(f"- {name}: {key}: {figures[key]}")
+        failures = _get(figures, "servers", "ours", "engine_failures_logged")
+        if failures:
+            lines.append(f"- {name}: our server logged {failures} engine failures (apology sent, "
+                         "conversation handed to staff): a turn over ENGINE_TIMEOUT_SECONDS, or a failed "
+                         "custom action call")
+        questions = figures.get("questions")
+        if questions:
+            lines.append(f"- {name}: questions: {questions.get('asked')} asked, {questions.get('kept_ours')} "
+                         f"one plain reply on ours, {questions.get('kept_rasa')} on rasa run, "
+                         f"{questions.get('kept_both')} used; reply text differs between servers for "
+                         f"{questions.get('reply_text_differs')}")
+    return lines
+
+
+def in_process_lines(results: dict) -> List[str]:
+    """The in-process model figures and the training time."""
+    in_process = results.get("in_process") or {}
+    lines = []
+    if in_process.get("error"):
+        lines.append(f"- in-process: error: {in_process['error']}")
+    elif in_process:
+        lines.append(f"- model load {in_process.get('model_load_seconds')} s; peak resident "
+                     f"{in_process.get('peak_resident_mb')} MB")
+        for key in ("nlu_parse_ms", "faq_turn_ms", "faq_turn_ongoing_ms"):
+            row = in_process.get(key)
+            if not row:
+                continue
+            lines.append(f"- {key}: n={row.get('n')} p50 {row.get('p50')} p95 {row.get('p95')} "
+                         f"p99 {row.get('p99')} mean {row.get('mean')}")
+    training = results.get("training") or {}
+    note = f" ({training['skipped']})" if training.get("skipped") else ""
+    note += f" (error: {training['error']})" if training.get("error") else ""
+    lines.append(f"- training (rasa train --force): {_cell(training.get('seconds'))} s{note}")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    """scale.md: targets first, then every figure."""
+    plan = results.get("plan") or {}
+    kind = "quick" if plan.get("quick") else "full"
+    lines = [f"# Scale benchmark ({kind} run, {results.get('generated_at')})", ""]
+    lines += [f"{results.get('cpus')} CPUs; N = {plan.get('concurrency')}; turns per conversation "
+              f"{plan.get('turns')}; long conversation {plan.get('long_turns')} turns; webhooks "
+              f"{plan.get('webhook_rate')}/s for {plan.get('webhook_seconds')} s beside "
+              f"{plan.get('webhook_conversations')} web conversations.", ""]
+    lines += ["## Targets", ""]
+    columns = ("target", "configuration", "ours", "reference", "goal", "result")
+    lines += table(["target", "config", "ours", "reference", "goal", "result"],
+                   ([row[column] for column in columns] for row in results.get("targets") or []))
+    lines += ["", "## Web conversations over socket.io (time to first reply, ms)", ""]
+    lines += table(["config", "server", "N", "turns", "timeouts/errors", "stray", "msgs/s", "p50", "p95",
+                    "p99", "VmRSS MB", "VmHWM MB"], web_rows(results))
+    lines += ["", "## Ours / rasa run (msgs/s higher is better; latency lower is better)", ""]
+    lines += table(["config", "N", "msgs/s ratio", "p50 ratio", "p99 ratio"], ratio_rows(results))
+    lines += ["", "## One long conversation (median time to first reply, ms)", ""]
+    lines += table(["config", "server", "early turns", "late turns", "change", "timeouts/errors"],
+                   long_rows(results))
+    lines += ["", "## Webhook acknowledgement under load (our server, ms)", ""]
+    lines += table(["config", "platform", "sent", "statuses", "errors", "p50", "p95", "p99",
+                    "replies to stub"], webhook_rows(results))
+    lines += ["", "## Start-up (spawn -> ready) and peak memory", ""]
+    lines += table(["config", "server", "seconds", "VmRSS MB (end)", "VmHWM MB"], startup_rows(results))
+    lines += ["", "## In-process model and training", ""] + in_process_lines(results)
+    problems = problem_lines(results)
+    if problems:
+        lines += ["", "## Notes", ""] + problems
+    return "\n".join(lines) + "\n"

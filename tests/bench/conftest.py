@@ -1,0 +1,33 @@
+"""Our application with a scripted engine on a real port, and the benchmark's platform stub."""
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from bench.platform_stub import PlatformStub, platform_env
+from bot.app import create_app
+from bot.settings import Settings
+from tests.bot.fakes import KeywordScreen, ScriptedEngine
+
+
+@pytest.fixture
+async def stub():
+    platform = await PlatformStub().start()
+    yield platform
+    await platform.stop()
+
+
+@pytest.fixture
+async def app_url(aiohttp_server, db_url, session_factory, stub) -> str:
+    """The base URL of create_app() with the scripted engine, signed webhooks on, no rate limit."""
+    settings = Settings.from_env({"DATABASE_URL": db_url, "RATE_LIMIT_MESSAGES": "1000000",
+                                  **platform_env(stub.base)})
+    app = create_app(settings, engine=ScriptedEngine(session_factory), screen=KeywordScreen())
+    server = await aiohttp_server(app)
+    return str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
