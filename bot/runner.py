@@ -25,6 +25,7 @@ ACTION_SERVER_START_SECONDS = 60
 # On SIGTERM: how long open requests (a socket.io long-poll lasts up to 25 s) may take to finish.
 # Replies being produced get up to 30 s more from the application's own cleanup.
 SHUTDOWN_GRACE_SECONDS = 5.0
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 def child_environment(settings: Settings) -> Dict[str, str]:
@@ -100,6 +101,10 @@ def serve_application(settings: Settings) -> int:
 
     if _missing_model(settings):
         return 1
+    # Rasa's engine threads hold the GIL for long stretches of Python; the event loop's thread waits up
+    # to the switch interval each time it needs the GIL back (after every socket or database call).
+    # A shorter interval keeps webhook acknowledgements and socket.io traffic prompt under load.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
     print(f"\nThe assistant is starting at http://{settings.host}:{settings.port}/ "
           "(the chat answers once the model has loaded; /healthz says when).\n", flush=True)
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None,

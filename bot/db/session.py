@@ -10,6 +10,10 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
+
+SQLITE_POOL_SIZE = 4
+SQLITE_POOL_OVERFLOW = 8
 
 
 def create_db_engine(database_url: str) -> Engine:
@@ -18,8 +22,11 @@ def create_db_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # SQLAlchemy 1.4 opens a new SQLite connection per session by default (NullPool); keeping a
+        # few open saves the connect and PRAGMAs on every message.
         engine = create_engine(
-            url, future=True, connect_args={"check_same_thread": False, "timeout": 30}
+            url, future=True, connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=QueuePool, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW,
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine

@@ -39,6 +39,7 @@ from redis.exceptions import RedisError, WatchError
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.settings import Settings
 
@@ -76,7 +77,11 @@ class ClinicTrackerStore(SQLTrackerStore):
         replaced instead of failing the first turn after it (Rasa's own engine keeps them)."""
         url = self.engine.url
         self.engine.dispose()
-        self.engine = create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        if url.get_backend_name() == "sqlite":  # keep connections open (SQLAlchemy 1.4 opens one per use)
+            options: Dict[str, Any] = {"poolclass": QueuePool, "connect_args": {"check_same_thread": False}}
+        else:
+            options = create_engine_kwargs(url)
+        self.engine = create_engine(url, pool_pre_ping=True, **options)
         self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
