@@ -26,6 +26,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from bot.db.session import create_db_engine, make_session_factory
+from tests.conftest import _admin_execute
 from tests.scale import clients
 from tests.scale.harness import (
     ManagedProcess,
@@ -99,19 +100,6 @@ class Cluster:
             replica.wait_ready(READY_SECONDS)
 
 
-def _admin(dsn: str, statement: str) -> None:
-    """One statement outside a transaction (CREATE / DROP DATABASE)."""
-    import psycopg2
-
-    connection = psycopg2.connect(dsn, connect_timeout=5)
-    try:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute(statement)
-    finally:
-        connection.close()
-
-
 def _environment(database_url: str, redis_url: str, action_url: str,
                  platform: StubPlatform) -> Dict[str, str]:
     """The replicas' environment: one secret set, outbound calls to the stub platform."""
@@ -145,7 +133,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
     name = f"clinic_scale_{uuid.uuid4().hex[:12]}"
     admin = make_url(postgres_admin_dsn)
     direct_url = _url(admin.set(drivername="postgresql+psycopg2", database=name))
-    _admin(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
+    _admin_execute(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
     platform, proxy = StubPlatform(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
     redis = RedisServer(folder, redis_server)
     action_port = free_port()
@@ -173,7 +161,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
         proxy.close()
         platform.close()
         engine.dispose()
-        _admin(postgres_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin_execute(postgres_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _url(url) -> str:
