@@ -9,6 +9,9 @@ In one run, on the trained model (models/clinic.tar.gz):
    the real socket.io endpoint (time to first reply p50/p95/p99, msgs/s, VmRSS/VmHWM), one long
    conversation (turns 1-10 against the last 10), and for our server signed Twilio and Meta
    webhooks at a steady rate beside 10 web conversations (acknowledgement time);
+   "postgres2" is the scaled-out form: two replicas of our server (each its own port; the same
+   database, Redis and action server) with the web conversations spread round-robin over them,
+   against one `rasa run` process, at the same N and workload (no long conversation or webhooks);
 3. a timed `rasa train --force` into a temporary folder.
 
 Writes bench/results/scale.json and scale.md (also model.json, the in-process figures) and prints
@@ -18,7 +21,8 @@ Environment: BENCH_QUICK=1 a smoke run (N = 1 and 10, few turns, turn 20, no tra
 only unless BENCH_CONFIGS says otherwise; each server still loads the model, about a minute here);
 BENCH_SKIP_TRAIN=1 no training (reported as null); BENCH_PROFILE=1 py-spy flame graph of our
 server during its N=10 phase (bench/results/profile-<config>.svg, when py-spy is installed);
-BENCH_CONFIGS=sqlite,postgres the configurations to run (the default of a full run).
+BENCH_CONFIGS=sqlite,postgres,postgres2 the configurations to run (the default of a full run);
+BENCH_ENGINE_THREADS=2 ENGINE_THREADS for our servers (unset: the server's default, 1).
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from bench import report
 from bench.deployments import MODEL, Deployment, deployment
 from bench.platform_stub import PlatformStub
 from bench.profiling import Profiler, stop_quietly
-from bench.servers import CONFIGURATIONS, ROOT, Configuration, ServerProcess, memory_mb, unavailable_reason
+from bench.servers import CONFIGURATIONS, ROOT, Configuration, ServerProcess, unavailable_reason
 from bench.workload import (
     calibrate,
     faq_questions,
@@ -85,28 +89,43 @@ class Plan:
     train: bool
     profile: bool
     skip_reasons: List[str] = field(default_factory=list)
+    engine_threads: Optional[int] = None  # ENGINE_THREADS of our servers; None: the server's default
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Plan":
         """The full run, or the smoke run with BENCH_QUICK=1."""
         quick = _flag(env, "BENCH_QUICK")
-        default_configs = "sqlite" if quick else "sqlite,postgres"
-        raw_names = env.get("BENCH_CONFIGS", default_configs).split(",")
-        names = tuple(name.strip() for name in raw_names if name.strip())
-        unknown = [name for name in names if name not in CONFIGURATIONS]
-        if unknown:
-            raise SystemExit(f"BENCH_CONFIGS: unknown configuration(s) {unknown}; "
-                             f"known: {list(CONFIGURATIONS)}")
+        names = _configurations(env, "sqlite" if quick else "sqlite,postgres,postgres2")
         reasons = (("BENCH_QUICK=1", quick), ("BENCH_SKIP_TRAIN=1", _flag(env, "BENCH_SKIP_TRAIN")))
         skip_training = [reason for reason, on in reasons if on]
         common = dict(webhook_rate=10.0, webhook_conversations=10, configurations=names,
                       train=not skip_training, profile=_flag(env, "BENCH_PROFILE"),
-                      skip_reasons=skip_training)
+                      skip_reasons=skip_training, engine_threads=_engine_threads(env))
         if quick:
             return cls(quick=True, concurrency=(1, 10), turns={1: 10, 10: 5}, long_turns=20,
                        webhook_seconds=5.0, calibration_questions=40, in_process_passes=1, **common)
         return cls(quick=False, concurrency=(1, 10, 50), turns={1: 20, 10: 10, 50: 5}, long_turns=200,
                    webhook_seconds=20.0, calibration_questions=None, in_process_passes=3, **common)
+
+
+def _configurations(env: Mapping[str, str], default: str) -> Tuple[str, ...]:
+    """BENCH_CONFIGS (or `default`) as configuration names; SystemExit for an unknown one."""
+    raw_names = env.get("BENCH_CONFIGS", default).split(",")
+    names = tuple(name.strip() for name in raw_names if name.strip())
+    unknown = [name for name in names if name not in CONFIGURATIONS]
+    if unknown:
+        raise SystemExit(f"BENCH_CONFIGS: unknown configuration(s) {unknown}; known: {list(CONFIGURATIONS)}")
+    return names
+
+
+def _engine_threads(env: Mapping[str, str]) -> Optional[int]:
+    """BENCH_ENGINE_THREADS as a positive whole number, or None when unset; SystemExit otherwise."""
+    raw = env.get("BENCH_ENGINE_THREADS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise SystemExit(f"BENCH_ENGINE_THREADS: expected a whole number >= 1, got {raw!r}")
+    return int(raw)
 
 
 # ---- in-process and training --------------------------------------------------------------------
@@ -168,42 +187,56 @@ def choose_questions(pool: Sequence[str], ours: Dict[str, List[dict]],
     return kept, summary
 
 
-async def measure_server(http: aiohttp.ClientSession, target: Deployment, questions: Sequence[str],
-                         plan: Plan, stub: Optional[PlatformStub]) -> dict:
-    """Every figure of one running server: N-concurrency phases, the long conversation, webhooks."""
-    figures: dict = {"startup_seconds": target.startup_seconds, "memory_at_ready": target.memory_at_ready,
-                     "phases": {}}
+async def measure_phases(http: aiohttp.ClientSession, target: Deployment, questions: Sequence[str],
+                         plan: Plan, figures: dict) -> None:
+    """The N-concurrency phases into figures["phases"] (round-robin over replicas; BENCH_PROFILE
+    profiles our first process at N=10 into figures["profile"])."""
     for level in plan.concurrency:
         profiler = Profiler.maybe(plan.profile and target.kind == "ours" and level == 10, target.server.pid,
                                   RESULTS / f"profile-{target.configuration.name}.svg")
         logger.info("%s %s: N=%d", target.configuration.name, target.label, level)
         try:
-            result = await run_phase(http, target.base_url, questions, level, turns=plan.turns[level],
+            result = await run_phase(http, target.base_urls, questions, level, turns=plan.turns[level],
                                      on_start=profiler.start if profiler else None)
         except BaseException:
             stop_quietly(profiler)
             raise
-        figures["phases"][str(level)] = {**result.figures(), "memory": memory_mb(target.server.pid)}
+        figures["phases"][str(level)] = {**result.figures(), "memory": target.memory()}
         if profiler:
             figures["profile"] = profiler.finish()
         _check_alive(target)
+
+
+async def measure_long_conversation(http: aiohttp.ClientSession, target: Deployment,
+                                    questions: Sequence[str], plan: Plan) -> dict:
+    """One conversation of plan.long_turns turns: its first 10 turns against its last 10."""
     logger.info("%s %s: long conversation of %d turns", target.configuration.name, target.label,
                 plan.long_turns)
     long = await run_phase(http, target.base_url, questions, 1, turns=plan.long_turns)
     late = range(plan.long_turns - EARLY_TURNS + 1, plan.long_turns + 1)
-    figures["long_conversation"] = {**long.turn_medians(range(1, EARLY_TURNS + 1), late),
-                                    "timeouts": long.timeouts, "errors": len(long.errors),
-                                    "first_reply_ms": long.figures()["first_reply_ms"],
-                                    "per_turn_ms": long.per_turn_ms()}
-    if stub is not None:
+    return {**long.turn_medians(range(1, EARLY_TURNS + 1), late), "timeouts": long.timeouts,
+            "errors": len(long.errors), "first_reply_ms": long.figures()["first_reply_ms"],
+            "per_turn_ms": long.per_turn_ms()}
+
+
+async def measure_server(http: aiohttp.ClientSession, target: Deployment, questions: Sequence[str],
+                         plan: Plan, stub: Optional[PlatformStub], extras: bool = True) -> dict:
+    """Every figure of one running server: the N-concurrency phases and, with `extras`, the long
+    conversation and (given a `stub`) the webhooks."""
+    figures: dict = {**target.startup(), "memory_at_ready": target.memory_at_ready, "phases": {}}
+    await measure_phases(http, target, questions, plan, figures)
+    if extras:
+        figures["long_conversation"] = await measure_long_conversation(http, target, questions, plan)
+    if extras and stub is not None:
         logger.info("%s %s: webhooks under load", target.configuration.name, target.label)
         figures["webhooks"] = await webhooks_under_load(
             http, target.base_url, questions, stub, plan.webhook_rate, plan.webhook_seconds,
             plan.webhook_conversations)
     _check_alive(target)
-    figures["memory"] = memory_mb(target.server.pid)
+    figures["memory"] = target.memory()
     if target.kind == "ours":
-        figures["engine_failures_logged"] = log_count(target.server.log_path, ENGINE_FAILURE_LOG)
+        figures["engine_failures_logged"] = sum(log_count(server.log_path, ENGINE_FAILURE_LOG)
+                                                for server in target.servers)
     return figures
 
 
@@ -216,14 +249,16 @@ def log_count(path: Path, needle: str) -> int:
 
 
 def _check_alive(target: Deployment) -> None:
-    """RuntimeError (with its log) when the server under test has exited."""
-    if not target.server.running():
-        raise RuntimeError(f"{target.label} exited:\n{target.server.log_tail()}")
+    """RuntimeError (with its log) when a process of the server under test has exited."""
+    for server in target.servers:
+        if not server.running():
+            raise RuntimeError(f"{server.name} ({target.label}) exited:\n{server.log_tail()}")
 
 
 async def benchmark_configuration(configuration: Configuration, plan: Plan, pool: Sequence[str]) -> dict:
-    """Both servers on one storage configuration; {"error": ...} if something failed."""
-    out: dict = {"label": configuration.label, "servers": {}}
+    """Both servers on one configuration (ours as its replicas); {"error": ...} if something failed."""
+    out: dict = {"label": configuration.label, "storage": configuration.storage,
+                 "replicas": configuration.replicas, "servers": {}}
     reason = unavailable_reason(configuration)
     if reason:
         return {**out, "skipped": reason}
@@ -236,10 +271,11 @@ async def benchmark_configuration(configuration: Configuration, plan: Plan, pool
                 own = AsyncExitStack()
                 stack.push_async_callback(own.aclose)
                 logger.info("%s: starting %s", configuration.name, kind)
+                threads = plan.engine_threads if kind == "ours" else None
                 running[kind] = (await own.enter_async_context(
-                    deployment(kind, configuration, http, LOGS, stub.base)), own)
+                    deployment(kind, configuration, http, LOGS, stub.base, threads)), own)
             logger.info("%s: calibrating %d questions on both servers", configuration.name, len(pool))
-            answers = {kind: await calibrate(http, target.base_url, pool)
+            answers = {kind: await calibrate(http, target.base_urls, pool)
                        for kind, (target, _) in running.items()}
             questions, out["questions"] = choose_questions(pool, answers["ours"], answers["rasa"])
             if len(questions) < MIN_QUESTIONS:
@@ -248,7 +284,8 @@ async def benchmark_configuration(configuration: Configuration, plan: Plan, pool
                                    f"(ours {kept['kept_ours']}, rasa run {kept['kept_rasa']}); see {LOGS}")
             for kind, (target, own) in running.items():
                 out["servers"][kind] = await measure_server(http, target, questions, plan,
-                                                            stub if kind == "ours" else None)
+                                                            stub if kind == "ours" else None,
+                                                            extras=configuration.replicas == 1)
                 await own.aclose()  # the other server is measured alone
     except Exception as error:  # noqa: BLE001 - report it and carry on with the next configuration
         logger.error("%s failed:\n%s", configuration.name, traceback.format_exc())

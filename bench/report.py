@@ -1,8 +1,14 @@
-"""The targets (PASS/MISS) and the Markdown tables of bench/results/scale.md, from scale.json's figures."""
+"""The targets (PASS/MISS) and the Markdown tables of bench/results/scale.md, from scale.json's figures.
+
+A configuration with several replicas of our server ("postgres2") gets its own rows: its comparison
+with one `rasa run` process is context (result "info"), not the throughput target, which stays the
+single-process comparison; its memory target is per replica.
+"""
 from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional
 
+from bench.deployments import server_label
 from bench.stats import ratio
 
 THROUGHPUT_RATIO = 1.5
@@ -34,6 +40,21 @@ def _row(target: str, configuration: str, ours: Any, reference: Any, goal: str,
             "goal": goal, "result": verdict(passed)}
 
 
+def _info_row(target: str, configuration: str, ours: Any, reference: Any, goal: str) -> dict:
+    """A row that gives context and is judged neither PASS nor MISS."""
+    return {**_row(target, configuration, ours, reference, goal, None), "result": "info"}
+
+
+def replicas(figures: dict) -> int:
+    """How many replicas of our server the configuration ran (1 unless it says otherwise)."""
+    return figures.get("replicas") or 1
+
+
+def _count(number: int) -> str:
+    """"one", "two", ... for small numbers, else the digits."""
+    return {1: "one", 2: "two", 3: "three", 4: "four"}.get(number, str(number))
+
+
 def _ran(results: dict) -> Iterable[tuple]:
     """(name, figures) of the configurations that have server figures."""
     for name, figures in (results.get("configurations") or {}).items():
@@ -54,6 +75,25 @@ def throughput_targets(name: str, figures: dict) -> List[dict]:
                          f"{ours.get('msgs_per_sec')} ({our_p99})",
                          f"{_get(rasa, 'msgs_per_sec')} ({rasa_p99}); x{speedup}",
                          f">= {THROUGHPUT_RATIO}x, p99 no worse", passed))
+    return rows
+
+
+def scale_out_label(count: int, cpus: Any, level: str) -> str:
+    """The target-table label of the replicas against one rasa run, explicit about the processes."""
+    return (f"{_count(count)} replicas on {cpus} cores vs one rasa run ({count} processes vs 1): "
+            f"msgs/s, N={level} (p99 ms)")
+
+
+def scale_out_targets(name: str, figures: dict, cpus: Any) -> List[dict]:
+    """Per concurrency, our replicas' msgs/s (p99) against one rasa run's: context, not a target."""
+    rows = []
+    for level, ours in (_get(figures, "servers", "ours", "phases") or {}).items():
+        rasa = _get(figures, "servers", "rasa", "phases", level)
+        speedup = ratio(ours.get("msgs_per_sec"), _get(rasa, "msgs_per_sec"))
+        rows.append(_info_row(scale_out_label(replicas(figures), cpus, level), name,
+                              f"{ours.get('msgs_per_sec')} ({_get(ours, 'first_reply_ms', 'p99')})",
+                              f"{_get(rasa, 'msgs_per_sec')} ({_get(rasa, 'first_reply_ms', 'p99')}); "
+                              f"x{speedup}", "context; the target is the one-process row"))
     return rows
 
 
@@ -99,18 +139,29 @@ def startup_target(name: str, figures: dict) -> dict:
                 None if ours is None else ours <= STARTUP_SECONDS)
 
 
+def peak_per_replica(memory: Optional[dict]) -> Optional[float]:
+    """The largest VmHWM of one process: of the only one, or of the replicas when there are several."""
+    each = (memory or {}).get("replicas") or [memory or {}]
+    peaks = [item.get("vm_hwm_mb") for item in each]
+    return None if not peaks or None in peaks else max(peaks)
+
+
 def memory_target(name: str, figures: dict) -> dict:
-    """Peak resident memory (VmHWM) of our server within 1200 MB."""
-    ours = _get(figures, "servers", "ours", "memory", "vm_hwm_mb")
+    """Peak resident memory (VmHWM) of our server within 1200 MB (the largest replica's)."""
+    ours = peak_per_replica(_get(figures, "servers", "ours", "memory"))
     return _row("resident MB per replica (VmHWM)", name, ours,
                 _get(figures, "servers", "rasa", "memory", "vm_hwm_mb"), f"<= {RESIDENT_MB:.0f} MB",
                 None if ours is None else ours <= RESIDENT_MB)
 
 
 def evaluate_targets(results: dict) -> List[dict]:
-    """Every target row, configuration by configuration."""
+    """Every target row, configuration by configuration (replicas: scale-out context and memory)."""
     rows: List[dict] = []
     for name, figures in _ran(results):
+        if replicas(figures) > 1:
+            rows += scale_out_targets(name, figures, results.get("cpus"))
+            rows.append(memory_target(name, figures))
+            continue
         rows += throughput_targets(name, figures)
         rows += [first_reply_target(name, figures, results.get("in_process") or {}),
                  long_conversation_target(name, figures), webhook_target(name, figures),
@@ -133,11 +184,11 @@ def table(headers: List[str], rows: Iterable[Iterable[Any]]) -> List[str]:
 
 
 def _servers(figures: dict) -> Iterable[tuple]:
-    """(label, server figures) for ours then rasa run, where present."""
-    for kind, label in (("ours", "our server"), ("rasa", "rasa run")):
+    """(label, server figures) for ours (its replicas) then rasa run, where present."""
+    for kind in ("ours", "rasa"):
         server = _get(figures, "servers", kind)
         if server:
-            yield label, server
+            yield server_label(kind, replicas(figures) if kind == "ours" else 1), server
 
 
 def web_rows(results: dict) -> Iterable[list]:
@@ -154,11 +205,12 @@ def web_rows(results: dict) -> Iterable[list]:
 
 
 def ratio_rows(results: dict) -> Iterable[list]:
-    """Ours / rasa run per configuration and concurrency."""
+    """Ours (its replicas) / rasa run per configuration and concurrency."""
     for name, figures in _ran(results):
         for level, ours in (_get(figures, "servers", "ours", "phases") or {}).items():
             rasa = _get(figures, "servers", "rasa", "phases", level) or {}
-            yield [name, level, ratio(ours.get("msgs_per_sec"), rasa.get("msgs_per_sec")),
+            yield [name, server_label("ours", replicas(figures)), level,
+                   ratio(ours.get("msgs_per_sec"), rasa.get("msgs_per_sec")),
                    ratio(_get(ours, "first_reply_ms", "p50"), _get(rasa, "first_reply_ms", "p50")),
                    ratio(_get(ours, "first_reply_ms", "p99"), _get(rasa, "first_reply_ms", "p99"))]
 
@@ -167,7 +219,9 @@ def long_rows(results: dict) -> Iterable[list]:
     """Early and late turn medians of the long conversation."""
     for name, figures in _ran(results):
         for label, server in _servers(figures):
-            long = server.get("long_conversation") or {}
+            long = server.get("long_conversation")
+            if not long:
+                continue
             early, late = long.get("turns_early") or ["?", "?"], long.get("turns_late") or ["?", "?"]
             yield [name, label, f"{early[0]}-{early[1]}: {_cell(long.get('early_median_ms'))}",
                    f"{late[0]}-{late[1]}: {_cell(long.get('late_median_ms'))}", long.get("change"),
@@ -177,7 +231,9 @@ def long_rows(results: dict) -> Iterable[list]:
 def webhook_rows(results: dict) -> Iterable[list]:
     """Acknowledgement times per platform, our server only."""
     for name, figures in _ran(results):
-        webhooks = _get(figures, "servers", "ours", "webhooks") or {}
+        webhooks = _get(figures, "servers", "ours", "webhooks")
+        if not webhooks:
+            continue
         for platform in ("twilio", "meta"):
             part = webhooks.get(platform) or {}
             ack = part.get("ack_ms") or {}
@@ -188,12 +244,44 @@ def webhook_rows(results: dict) -> Iterable[list]:
 
 
 def startup_rows(results: dict) -> Iterable[list]:
-    """Seconds from spawn to ready, and the peak memory."""
+    """Seconds from spawn to ready, and the peak memory; replicas one row each, then their sum."""
     for name, figures in _ran(results):
         for label, server in _servers(figures):
             memory = server.get("memory") or {}
-            yield [name, label, server.get("startup_seconds"), memory.get("vm_rss_mb"),
+            each = memory.get("replicas") or []
+            seconds = server.get("startup_seconds_per_replica") or []
+            for index, (replica, startup) in enumerate(zip(each, seconds), start=1):
+                yield [name, f"{label}: replica {index}", startup, replica.get("vm_rss_mb"),
+                       replica.get("vm_hwm_mb")]
+            total = f"{label}: slowest start-up, memory summed" if each else label
+            yield [name, total, server.get("startup_seconds"), memory.get("vm_rss_mb"),
                    memory.get("vm_hwm_mb")]
+
+
+def scale_out_rows(results: dict) -> Iterable[list]:
+    """Per configuration with replicas and concurrency: msgs/s against one rasa run and against one
+    replica of ours on the same storage (when that configuration ran), latency and memory."""
+    for name, figures in _ran(results):
+        if replicas(figures) == 1:
+            continue
+        single = (results.get("configurations") or {}).get(figures.get("storage")) or {}
+        single = single if replicas(single) == 1 else {}
+        for level, ours in (_get(figures, "servers", "ours", "phases") or {}).items():
+            rasa = _get(figures, "servers", "rasa", "phases", level) or {}
+            one = _get(single, "servers", "ours", "phases", level) or {}
+            yield scale_out_row(name, level, ours, rasa, one)
+
+
+def scale_out_row(name: str, level: str, ours: dict, rasa: dict, single: dict) -> list:
+    """One row of the scale-out table (see scale_out_rows)."""
+    latency, memory = ours.get("first_reply_ms") or {}, ours.get("memory") or {}
+    msgs = ours.get("msgs_per_sec")
+    per_replica = " / ".join(_cell(item.get("vm_hwm_mb")) for item in memory.get("replicas") or [])
+    return [name, level, " / ".join(map(str, ours.get("turns_per_replica") or [])) or "-", msgs,
+            f"{_cell(rasa.get('msgs_per_sec'))} (x{_cell(ratio(msgs, rasa.get('msgs_per_sec')))})",
+            f"{_cell(single.get('msgs_per_sec'))} (x{_cell(ratio(msgs, single.get('msgs_per_sec')))})",
+            latency.get("p50"), latency.get("p95"), latency.get("p99"), _get(rasa, "first_reply_ms", "p99"),
+            memory.get("vm_rss_mb"), memory.get("vm_hwm_mb"), per_replica or "-"]
 
 
 def problem_lines(results: dict) -> List[str]:
@@ -239,6 +327,26 @@ def in_process_lines(results: dict) -> List[str]:
     return lines
 
 
+def engine_threads_note(plan: dict) -> str:
+    """The header's note on ENGINE_THREADS of our servers."""
+    threads = plan.get("engine_threads")
+    if threads is None:
+        return "engine threads per server of ours: 1 (the server's default; BENCH_ENGINE_THREADS unset)"
+    return f"engine threads per server of ours: {threads} (BENCH_ENGINE_THREADS={threads})"
+
+
+def scale_out_section(results: dict) -> List[str]:
+    """The replicas table, when a configuration with replicas ran."""
+    rows = list(scale_out_rows(results))
+    if not rows:
+        return []
+    lines = ["", "## Scale-out: our server as replicas (one process each, conversations round-robin) "
+             "vs one rasa run process (ms, MB)", ""]
+    return lines + table(["config", "N", "turns per replica", "msgs/s", "rasa run msgs/s (ratio)",
+                          "one replica msgs/s (ratio)", "p50", "p95", "p99", "rasa run p99", "VmRSS MB sum",
+                          "VmHWM MB sum", "VmHWM MB per replica"], rows)
+
+
 def markdown(results: dict) -> str:
     """scale.md: targets first, then every figure."""
     plan = results.get("plan") or {}
@@ -247,16 +355,18 @@ def markdown(results: dict) -> str:
     lines += [f"{results.get('cpus')} CPUs; N = {plan.get('concurrency')}; turns per conversation "
               f"{plan.get('turns')}; long conversation {plan.get('long_turns')} turns; webhooks "
               f"{plan.get('webhook_rate')}/s for {plan.get('webhook_seconds')} s beside "
-              f"{plan.get('webhook_conversations')} web conversations.", ""]
+              f"{plan.get('webhook_conversations')} web conversations; {engine_threads_note(plan)}.", ""]
     lines += ["## Targets", ""]
     columns = ("target", "configuration", "ours", "reference", "goal", "result")
     lines += table(["target", "config", "ours", "reference", "goal", "result"],
                    ([row[column] for column in columns] for row in results.get("targets") or []))
-    lines += ["", "## Web conversations over socket.io (time to first reply, ms)", ""]
+    lines += ["", "## Web conversations over socket.io (time to first reply, ms; replicas: memory summed)",
+              ""]
     lines += table(["config", "server", "N", "turns", "timeouts/errors", "stray", "msgs/s", "p50", "p95",
                     "p99", "VmRSS MB", "VmHWM MB"], web_rows(results))
     lines += ["", "## Ours / rasa run (msgs/s higher is better; latency lower is better)", ""]
-    lines += table(["config", "N", "msgs/s ratio", "p50 ratio", "p99 ratio"], ratio_rows(results))
+    lines += table(["config", "ours", "N", "msgs/s ratio", "p50 ratio", "p99 ratio"], ratio_rows(results))
+    lines += scale_out_section(results)
     lines += ["", "## One long conversation (median time to first reply, ms)", ""]
     lines += table(["config", "server", "early turns", "late turns", "change", "timeouts/errors"],
                    long_rows(results))

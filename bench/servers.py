@@ -6,7 +6,8 @@
 - `ServerProcess`: one child process in its own process group (our server, `rasa run`, the action
   server); `stop()` sends SIGTERM to the group, then SIGKILL. Children also get SIGTERM if the
   benchmark itself dies (Linux PR_SET_PDEATHSIG).
-- `memory_mb(pid)`: VmRSS and VmHWM of a process from /proc/<pid>/status.
+- `memory_mb(pid)`: VmRSS and VmHWM of a process from /proc/<pid>/status; `replica_memory(pids)` the
+  same for several replicas of one server (their sums, and each one's figures).
 """
 from __future__ import annotations
 
@@ -44,6 +45,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_ports(count: int) -> List[int]:
+    """`count` distinct TCP ports on 127.0.0.1 that nothing listens on right now."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                  for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+
+
 def memory_mb(pid: int) -> Dict[str, Optional[float]]:
     """{"vm_rss_mb", "vm_hwm_mb"} of a live process (None where /proc does not say)."""
     figures: Dict[str, Optional[float]] = {"vm_rss_mb": None, "vm_hwm_mb": None}
@@ -57,6 +68,16 @@ def memory_mb(pid: int) -> Dict[str, Optional[float]]:
         if key:
             figures[key] = round(int(value.split()[0]) / 1024, 1)  # kB
     return figures
+
+
+def replica_memory(pids: Sequence[int]) -> dict:
+    """memory_mb() of one process; of several, the sums (None if one is unknown) plus "replicas"."""
+    each = [memory_mb(pid) for pid in pids]
+    if len(each) == 1:
+        return each[0]
+    sums = {key: None if any(item[key] is None for item in each)
+            else round(sum(item[key] for item in each), 1) for key in ("vm_rss_mb", "vm_hwm_mb")}
+    return {**sums, "replicas": each}
 
 
 def _die_with_parent() -> None:
@@ -165,15 +186,20 @@ def stopping(process: ServerProcess) -> Iterator[ServerProcess]:
 
 @dataclass(frozen=True)
 class Configuration:
-    """A storage configuration to benchmark: "sqlite" (embedded default) or "postgres" (+ Redis)."""
+    """A configuration to benchmark: its storage ("sqlite", the embedded default, or "postgres" with
+    Redis) and how many replicas of our server share it (rasa run is always one process)."""
 
     name: str
     label: str
+    storage: str
+    replicas: int = 1
 
 
 CONFIGURATIONS = {
-    "sqlite": Configuration("sqlite", "SQLite (embedded default)"),
-    "postgres": Configuration("postgres", "PostgreSQL + Redis"),
+    "sqlite": Configuration("sqlite", "SQLite (embedded default)", "sqlite"),
+    "postgres": Configuration("postgres", "PostgreSQL + Redis", "postgres"),
+    "postgres2": Configuration("postgres2", "PostgreSQL + Redis, our server as two replicas (2 processes) "
+                               "vs one rasa run", "postgres", replicas=2),
 }
 
 
@@ -230,7 +256,7 @@ def prepare_clinic_database(database_url: str, log_path: Path) -> None:
 @contextlib.contextmanager
 def backend(configuration: Configuration, log_path: Path) -> Iterator[Backend]:
     """A fresh, prepared database for `configuration`, removed (and Redis flushed) afterwards."""
-    if configuration.name == "sqlite":
+    if configuration.storage == "sqlite":
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
             url = f"sqlite:///{scratch}/clinic.db"
             prepare_clinic_database(url, log_path)
@@ -251,7 +277,7 @@ def backend(configuration: Configuration, log_path: Path) -> Iterator[Backend]:
 
 def unavailable_reason(configuration: Configuration) -> Optional[str]:
     """Why `configuration` cannot run here (PostgreSQL or Redis unreachable), or None."""
-    if configuration.name != "postgres":
+    if configuration.storage != "postgres":
         return None
     try:
         _postgres_execute("SELECT 1")

@@ -6,13 +6,17 @@ action_session_start). Measured turns are closed-loop: the next question goes ou
 reply to the previous one arrives. The questions are calibrated first, so each is answered with
 exactly one plain `bot_uttered` and a turn is complete at its first reply; a reply that arrives
 after its turn was counted (a question that got two answers after all) is a "stray reply".
+
+Several replicas of one server: pass their base URLs (a sequence) instead of one; conversation k goes
+to URL k mod the number of URLs (round-robin) and keeps its socket there, as a load balancer does
+with websocket-only or sticky sessions.
 """
 from __future__ import annotations
 
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import aiohttp
 
@@ -29,6 +33,9 @@ REPLY_EVENT = "bot_uttered"
 MAX_SILENT_TURNS = 3  # a conversation is given up after this many timeouts in a row
 QUESTION_STRIDE = 7
 OPENING_AT_ONCE = 10  # conversation k starts at question k * 7, so they do not all ask the same
+
+
+Targets = Union[str, Sequence[str]]  # one base URL, or the base URLs of several replicas
 
 
 class TurnTimeout(Exception):
@@ -50,12 +57,28 @@ def spread(items: Sequence[str], count: int) -> List[str]:
     return [items[int(index * step)] for index in range(count)]
 
 
+def replica_urls(targets: Targets) -> List[str]:
+    """The base URLs in `targets` (one URL: a list of it); ValueError when there are none."""
+    urls = [targets] if isinstance(targets, str) else list(targets)
+    if not urls:
+        raise ValueError("no base URL to send conversations to")
+    return urls
+
+
+def round_robin(targets: Targets, count: int) -> List[str]:
+    """The base URL of each of `count` conversations: the replicas in turn (one URL: always it)."""
+    urls = replica_urls(targets)
+    return [urls[index % len(urls)] for index in range(count)]
+
+
 class Conversation:
     """One web chat over socket.io, speaking Rasa's protocol."""
 
-    def __init__(self, client: SocketIOClient) -> None:
+    def __init__(self, client: SocketIOClient, base_url: str = "") -> None:
         """Wrap a connected client (use `Conversation.open()`)."""
         self.client = client
+        self.base_url = base_url
+        self.answered = 0  # turns of ask() that got their reply
         self.session_id: Optional[str] = None
         self.stray_replies = 0
         self.warm_up_replies = 0
@@ -65,7 +88,7 @@ class Conversation:
                    warm_up: bool = True) -> "Conversation":
         """Connect, get a session id, and (by default) send the warm-up turn and wait for quiet."""
         client = await SocketIOClient.connect(http, base_url)
-        conversation = cls(client)
+        conversation = cls(client, base_url)
         try:
             await conversation._request_session()
             if warm_up:
@@ -125,6 +148,7 @@ class Conversation:
             reply = await self.next_reply(TURN_TIMEOUT_SECONDS)
         except asyncio.TimeoutError as error:
             raise TurnTimeout(text) from error
+        self.answered += 1
         return reply.arrived - sent
 
     def drain_strays(self) -> None:
@@ -149,6 +173,7 @@ class PhaseResult:
     errors: List[str] = field(default_factory=list)
     stray_replies: int = 0
     wall_seconds: float = 0.0
+    turns_by_url: Dict[str, int] = field(default_factory=dict)  # completed turns per replica, in order
 
     def record(self, turn: int, seconds: float) -> None:
         """A completed turn."""
@@ -158,13 +183,21 @@ class PhaseResult:
     def figures(self) -> dict:
         """The phase's figures for the report."""
         completed = len(self.latencies)
-        return {
+        figures = {
             "conversations": self.conversations, "turns": completed, "timeouts": self.timeouts,
             "errors": len(self.errors), "error_kinds": sorted(set(self.errors))[:5],
             "stray_replies": self.stray_replies, "wall_seconds": round(self.wall_seconds, 2),
             "msgs_per_sec": round(completed / self.wall_seconds, 2) if self.wall_seconds else None,
             "first_reply_ms": summary_ms(self.latencies),
         }
+        if len(self.turns_by_url) > 1:
+            figures["turns_per_replica"] = list(self.turns_by_url.values())
+        return figures
+
+    def count_by_url(self, targets: Targets, conversations: Sequence["Conversation"]) -> None:
+        """Completed turns per replica URL (in the order of `targets`)."""
+        self.turns_by_url = {url: sum(conversation.answered for conversation in conversations
+                                      if conversation.base_url == url) for url in replica_urls(targets)}
 
     def per_turn_ms(self) -> List[Optional[float]]:
         """Median ms of each turn number in order (one conversation: its turns; None for a timeout)."""
@@ -203,20 +236,22 @@ async def run_conversation(conversation: Conversation, questions: Sequence[str],
             return
 
 
-async def open_conversations(http: aiohttp.ClientSession, base_url: str, count: int, result: PhaseResult,
-                             quiet: float) -> List[Conversation]:
-    """`count` warmed-up conversations, OPENING_AT_ONCE at a time; failures are recorded as errors.
+async def open_conversations(http: aiohttp.ClientSession, base_url: Targets, count: int,
+                             result: PhaseResult, quiet: float) -> List[Conversation]:
+    """`count` warmed-up conversations, OPENING_AT_ONCE at a time, round-robin over the replicas when
+    `base_url` lists several; failures are recorded as errors.
 
     The warm-up is unmeasured; opening 50 at once would only queue 50 session starts behind each
     other and risk the server's engine timeout before the measurement begins.
     """
     gate = asyncio.Semaphore(OPENING_AT_ONCE)
 
-    async def open_one() -> Conversation:
+    async def open_one(url: str) -> Conversation:
         async with gate:
-            return await Conversation.open(http, base_url, quiet)
+            return await Conversation.open(http, url, quiet)
 
-    opened = await asyncio.gather(*(open_one() for _ in range(count)), return_exceptions=True)
+    opened = await asyncio.gather(*(open_one(url) for url in round_robin(base_url, count)),
+                                  return_exceptions=True)
     conversations = []
     for item in opened:
         if isinstance(item, BaseException):
@@ -226,11 +261,12 @@ async def open_conversations(http: aiohttp.ClientSession, base_url: str, count: 
     return conversations
 
 
-async def run_phase(http: aiohttp.ClientSession, base_url: str, questions: Sequence[str], count: int,
+async def run_phase(http: aiohttp.ClientSession, base_url: Targets, questions: Sequence[str], count: int,
                     turns: Optional[int] = None, stop: Optional[asyncio.Event] = None,
                     quiet: float = QUIET_SECONDS,
                     on_start: Optional[Callable[[], None]] = None) -> PhaseResult:
-    """`count` concurrent closed-loop conversations of `turns` measured turns (or until `stop`)."""
+    """`count` concurrent closed-loop conversations of `turns` measured turns (or until `stop`), spread
+    round-robin over the replicas when `base_url` lists several."""
     result = PhaseResult(conversations=count)
     conversations = await open_conversations(http, base_url, count, result, quiet)
     try:
@@ -241,6 +277,7 @@ async def run_phase(http: aiohttp.ClientSession, base_url: str, questions: Seque
                                                 turns, stop)
                                for index, conversation in enumerate(conversations)))
         result.wall_seconds = time.perf_counter() - started
+        result.count_by_url(base_url, conversations)
         await asyncio.sleep(0.05)  # a late second reply shows up as a stray
         for conversation in conversations:
             conversation.drain_strays()
@@ -258,22 +295,24 @@ def is_plain_single_reply(replies: Sequence[dict]) -> bool:
     return len(replies) == 1 and not replies[0].get("quick_replies") and not replies[0].get("buttons")
 
 
-async def calibrate(http: aiohttp.ClientSession, base_url: str, questions: Sequence[str], workers: int = 8,
-                    quiet: float = QUIET_SECONDS) -> Dict[str, List[dict]]:
-    """Every question's replies (until `quiet` s of silence), asked over `workers` conversations."""
+async def calibrate(http: aiohttp.ClientSession, base_url: Targets, questions: Sequence[str],
+                    workers: int = 8, quiet: float = QUIET_SECONDS) -> Dict[str, List[dict]]:
+    """Every question's replies (until `quiet` s of silence), asked over `workers` conversations
+    (round-robin over the replicas when `base_url` lists several)."""
     answers: Dict[str, List[dict]] = {}
 
-    async def worker(share: Sequence[str]) -> None:
-        conversation = await Conversation.open(http, base_url, quiet)
+    async def worker(share: Sequence[str], url: str) -> None:
+        conversation = await Conversation.open(http, url, quiet)
         try:
             if not conversation.warm_up_replies:
-                raise RuntimeError(f"{base_url} did not answer {WARM_UP_TEXT!r}: is its model loaded?")
+                raise RuntimeError(f"{url} did not answer {WARM_UP_TEXT!r}: is its model loaded?")
             for question in share:
                 answers[question] = await conversation.exchange(question, quiet)
         finally:
             await conversation.close()
 
-    await asyncio.gather(*(worker(questions[index::workers]) for index in range(workers)))
+    urls = round_robin(base_url, workers)
+    await asyncio.gather(*(worker(questions[index::workers], urls[index]) for index in range(workers)))
     return {question: answers[question] for question in questions}
 
 

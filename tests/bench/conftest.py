@@ -17,14 +17,25 @@ async def stub():
     await platform.stop()
 
 
-@pytest.fixture
-async def app_url(aiohttp_server, db_url, session_factory, stub) -> str:
-    """The base URL of create_app() with the scripted engine, signed webhooks on, no rate limit."""
+async def _serve_app(aiohttp_server, db_url, session_factory, stub) -> str:
+    """create_app() with the scripted engine, signed webhooks on, no rate limit; its base URL."""
     settings = Settings.from_env({"DATABASE_URL": db_url, "RATE_LIMIT_MESSAGES": "1000000",
                                   **platform_env(stub.base)})
     app = create_app(settings, engine=ScriptedEngine(session_factory), screen=KeywordScreen())
     server = await aiohttp_server(app)
     return str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def app_url(aiohttp_server, db_url, session_factory, stub) -> str:
+    """The base URL of create_app() with the scripted engine, signed webhooks on, no rate limit."""
+    return await _serve_app(aiohttp_server, db_url, session_factory, stub)
+
+
+@pytest.fixture
+async def replica_urls(aiohttp_server, db_url, session_factory, stub) -> list:
+    """The base URLs of two such applications on the same database, as two replicas."""
+    return [await _serve_app(aiohttp_server, db_url, session_factory, stub) for _ in range(2)]
 
 
 @pytest.fixture

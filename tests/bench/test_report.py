@@ -76,3 +76,73 @@ def test_missing_figures_give_n_a_not_a_crash():
     assert rows["msgs/s vs rasa run, N=1 (p99 ms)"] == "n/a"
     assert rows["start-up s (spawn -> ready)"] == "PASS"
     assert "| sqlite | our server |" in markdown(figures)
+
+
+def replica_phase(msgs, p50, p99, turns_per_replica, hwm=(900.0, 910.0)):
+    figures = phase(msgs, p50, p99)
+    each = [{"vm_rss_mb": value - 50, "vm_hwm_mb": value} for value in hwm]
+    figures["memory"] = {"vm_rss_mb": sum(item["vm_rss_mb"] for item in each), "vm_hwm_mb": sum(hwm),
+                         "replicas": each}
+    figures["turns_per_replica"] = turns_per_replica
+    return figures
+
+
+def scaled_results(engine_threads=None):
+    """The postgres configuration (one replica) and postgres2 (two replicas) of one run."""
+    figures = results()
+    figures["plan"]["engine_threads"] = engine_threads
+    one = server({"1": phase(20.0, 50.0, 80.0), "10": phase(30.0, 300.0, 900.0)}, 12.0, 50.0, 54.0)
+    rasa = server({"1": phase(10.0, 90.0, 150.0), "10": phase(25.0, 380.0, 700.0)}, 18.0, 60.0, 90.0)
+    figures["configurations"]["postgres"] = {"label": "PostgreSQL + Redis", "storage": "postgres",
+                                             "replicas": 1, "servers": {"ours": one, "rasa": rasa}}
+    two = {"startup_seconds": 24.0, "startup_seconds_per_replica": [21.5, 24.0],
+           "phases": {"1": replica_phase(19.0, 52.0, 85.0, [10, 0]),
+                      "10": replica_phase(48.0, 200.0, 600.0, [25, 25], hwm=(950.0, 1250.0))},
+           "memory": {"vm_rss_mb": 2000.0, "vm_hwm_mb": 2200.0,
+                      "replicas": [{"vm_rss_mb": 940.0, "vm_hwm_mb": 950.0},
+                                   {"vm_rss_mb": 1060.0, "vm_hwm_mb": 1250.0}]}}
+    rasa2 = {"startup_seconds": 40.0, "memory": {"vm_rss_mb": 1600.0, "vm_hwm_mb": 1613.0},
+             "phases": {"1": phase(11.0, 88.0, 140.0), "10": phase(24.0, 390.0, 720.0)}}
+    figures["configurations"]["postgres2"] = {"label": "two replicas", "storage": "postgres", "replicas": 2,
+                                              "servers": {"ours": two, "rasa": rasa2}}
+    figures["targets"] = evaluate_targets(figures)
+    return figures
+
+
+def test_two_replicas_get_a_context_row_beside_the_single_process_target():
+    rows = [row for row in scaled_results()["targets"] if row["configuration"] == "postgres2"]
+    assert [(row["target"], row["result"]) for row in rows] == [
+        ("two replicas on 2 cores vs one rasa run (2 processes vs 1): msgs/s, N=1 (p99 ms)", "info"),
+        ("two replicas on 2 cores vs one rasa run (2 processes vs 1): msgs/s, N=10 (p99 ms)", "info"),
+        ("resident MB per replica (VmHWM)", "MISS"),  # the larger replica's 1250 MB, not the 2200 MB sum
+    ]
+    assert rows[1]["ours"] == "48.0 (600.0)" and rows[1]["reference"] == "24.0 (720.0); x2.0"
+    assert rows[2]["ours"] == 1250.0
+    main = {row["target"]: row["result"] for row in scaled_results()["targets"]
+            if row["configuration"] == "postgres"}
+    assert main["msgs/s vs rasa run, N=10 (p99 ms)"] == "MISS"  # the one-process row is still the target
+    assert "turns 191-200 vs 1-10 (median ms)" in main
+
+
+def test_markdown_shows_the_replicas_against_rasa_run_and_one_replica():
+    text = markdown(scaled_results())
+    assert ("| postgres2 | 10 | 25 / 25 | 48.0 | 24.0 (x2.0) | 30.0 (x1.6) | 200.0 | 600.0 | 600.0 | 720.0 "
+            "| 2100.0 | 2200.0 | 950.0 / 1250.0 |") in text
+    assert "| postgres2 | 1 | 10 / 0 | 19.0 | 11.0 (x1.727) | 20.0 (x0.95) |" in text
+    web = "| postgres2 | our server x2 (2 processes) | 10 | 10 | 0/0 | 0 | 48.0 | 200.0 | 600.0 | 600.0 |"
+    assert web + " 2100.0 | 2200.0 |" in text  # memory summed
+    assert "| postgres2 | our server x2 (2 processes) | 10 | 2.0 | 0.513 | 0.833 |" in text  # the ratio table
+    assert "| postgres2 | our server x2 (2 processes): replica 2 | 24.0 | 1060.0 | 1250.0 |" in text
+    total = "| postgres2 | our server x2 (2 processes): slowest start-up, memory summed |"
+    assert total + " 24.0 | 2000.0 | 2200.0 |" in text
+    assert "| postgres2 | rasa run | 40.0 | 1600.0 | 1613.0 |" in text
+    assert "| postgres2 | rasa run | 1-10" not in text and "| postgres2 | twilio |" not in text  # not measured
+
+
+def test_the_header_says_how_many_engine_threads_our_servers_ran():
+    assert "engine threads per server of ours: 1 (the server's default" in markdown(scaled_results())
+    assert "engine threads per server of ours: 2 (BENCH_ENGINE_THREADS=2)" in markdown(scaled_results(2))
+
+
+def test_no_scale_out_table_without_replicas():
+    assert "## Scale-out" not in markdown(results())

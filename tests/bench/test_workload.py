@@ -12,6 +12,7 @@ from bench.workload import (
     calibrate,
     is_plain_single_reply,
     phone_number,
+    round_robin,
     run_phase,
     spread,
     webhooks_under_load,
@@ -92,3 +93,42 @@ async def test_calibration_stops_at_once_when_the_server_does_not_answer(http, a
             await calibrate(http, str(server.make_url("")), ["what is mesotherapy"], workers=1, quiet=QUIET)
     finally:
         await sio.shutdown()
+
+
+def test_round_robin_gives_each_conversation_one_replica_in_turn():
+    two = ["http://a", "http://b"]
+    assert round_robin(two, 5) == ["http://a", "http://b", "http://a", "http://b", "http://a"]
+    assert round_robin("http://a", 3) == ["http://a"] * 3  # one server: a plain URL, as before
+    assert round_robin(["http://a", "http://b", "http://c"], 2) == ["http://a", "http://b"]
+    assert round_robin(["http://a", "http://b"], 0) == []
+    with pytest.raises(ValueError):
+        round_robin([], 1)
+
+
+async def test_a_phase_over_two_replicas_keeps_each_conversation_on_its_replica(http, replica_urls):
+    result = await run_phase(http, replica_urls, QUESTIONS, count=3, turns=2, quiet=QUIET)
+    figures = result.figures()
+    assert figures["turns"] == 6 and figures["timeouts"] == 0 and figures["errors"] == 0
+    assert figures["stray_replies"] == 0
+    assert figures["turns_per_replica"] == [4, 2]  # conversations 1 and 3 on the first, 2 on the second
+    assert list(result.turns_by_url) == replica_urls
+
+
+async def test_one_server_has_no_per_replica_figures(http, app_url):
+    figures = (await run_phase(http, app_url, QUESTIONS, count=2, turns=1, quiet=QUIET)).figures()
+    assert figures["turns"] == 2 and "turns_per_replica" not in figures
+
+
+async def test_calibration_asks_every_replica(http, replica_urls, monkeypatch):
+    opened = []
+    original = Conversation.open.__func__
+
+    async def spy(cls, http, base_url, *args, **kwargs):
+        opened.append(base_url)
+        return await original(cls, http, base_url, *args, **kwargs)
+
+    monkeypatch.setattr(Conversation, "open", classmethod(spy))
+    answers = await calibrate(http, replica_urls, QUESTIONS, workers=2, quiet=QUIET)
+    assert sorted(opened) == sorted(replica_urls)
+    assert answers["does it hurt"] == [{"text": "bot heard: does it hurt", "author": "bot"}]
+    assert all(is_plain_single_reply(replies) for replies in answers.values())
