@@ -36,6 +36,8 @@ from bot.settings import Settings
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "clinic.tar.gz"
+# Turns running inside Rasa at once on one engine thread; more wait their turn before entering it.
+TURNS_IN_FLIGHT = 4
 INPUT_CHANNEL = "clinic"
 
 # The failures of custom actions during the current `respond()` call (one list per call).
@@ -136,6 +138,7 @@ class RasaEngine:
         self.action_timeout_seconds = action_timeout_seconds
         self.thread_count = max(1, threads)
         self.threads: List[EngineThread] = []
+        self._gates: List[asyncio.Semaphore] = []
         self.agent: Optional[Agent] = None
         self.load_seconds: Optional[float] = None
 
@@ -172,6 +175,17 @@ class RasaEngine:
         self.load_seconds = time.monotonic() - started
         logger.info("model loaded in %.1f s", self.load_seconds)
 
+    def _admission(self, index: int) -> asyncio.Semaphore:
+        """The gate of engine thread `index`: at most TURNS_IN_FLIGHT turns run on it at once.
+
+        Under a burst, the other turns wait here rather than inside Rasa, where a turn waiting on a
+        custom action would not be read back in time while the thread's loop computes the others,
+        and would fail as an action timeout (an apology and a needless staff escalation).
+        """
+        if len(self._gates) != len(self.threads):
+            self._gates = [asyncio.Semaphore(TURNS_IN_FLIGHT) for _ in self.threads]
+        return self._gates[index]
+
     def close(self) -> None:
         """Stop the engine threads (the application calls this at shutdown)."""
         for thread in self.threads:
@@ -183,8 +197,10 @@ class RasaEngine:
         """The bot's replies to one patient message; `EngineFailure` if any part of it failed."""
         if not self.ready or not self.threads:
             raise EngineNotReady("the model is still loading")
-        thread = self.threads[thread_index(sender_key, len(self.threads))]
-        collected, failures = await asyncio.wrap_future(thread.submit(self._handle(sender_key, text, metadata or {})))
+        index = thread_index(sender_key, len(self.threads))
+        async with self._admission(index):
+            collected, failures = await asyncio.wrap_future(
+                self.threads[index].submit(self._handle(sender_key, text, metadata or {})))
         if failures:
             raise EngineFailure(f"custom action failed: {', '.join(failures)}")
         return [message for message in map(to_outbound, collected) if message is not None]

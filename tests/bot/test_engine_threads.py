@@ -105,3 +105,23 @@ async def test_a_timeout_cancels_the_turn_on_the_engine_thread(engine):
     while not engine.agent.cancelled and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert engine.agent.cancelled
+
+
+async def test_a_burst_waits_at_the_gate_instead_of_crowding_the_engine_thread(engine):
+    in_flight, peak = 0, 0
+
+    class CountingAgent(BlockingAgent):
+        async def handle_message(self, message):
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)  # waiting on a custom action
+            in_flight -= 1
+            message.output_channel.messages.append({"text": "ok"})
+
+    engine.agent = CountingAgent()
+    keys = [f"web:{n}" for n in range(200)]
+    same_thread = [k for k in keys if thread_index(k, 2) == 0][:20]
+    replies = await asyncio.gather(*(engine.respond(key, "hi") for key in same_thread))
+    assert all(r[0].text == "ok" for r in replies)
+    assert peak == engine_module.TURNS_IN_FLIGHT
