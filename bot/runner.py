@@ -14,7 +14,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict, Iterator, List
 from urllib.parse import urlsplit
 
 from bot.settings import PROJECT_ROOT, Settings
@@ -37,6 +37,12 @@ def child_environment(settings: Settings) -> Dict[str, str]:
     host = urlsplit(settings.action_endpoint_url).hostname or "127.0.0.1"
     return dict(os.environ, DATABASE_URL=settings.database_url, ACTION_ENDPOINT_URL=settings.action_endpoint_url,
                 SANIC_HOST=os.environ.get("SANIC_HOST", host))
+
+
+def action_server_command(settings: Settings) -> List[str]:
+    """`python -m rasa_sdk --actions actions` on the port of ACTION_ENDPOINT_URL."""
+    port = urlsplit(settings.action_endpoint_url).port or 5055
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float) -> None:
@@ -69,10 +75,8 @@ def _die_with_parent() -> None:
 def action_server(settings: Settings) -> Iterator[subprocess.Popen]:
     """Run `python -m rasa_sdk --actions actions` on the port of ACTION_ENDPOINT_URL for the block."""
     endpoint = urlsplit(settings.action_endpoint_url)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(endpoint.port or 5055)],
-        cwd=PROJECT_ROOT, env=child_environment(settings), preexec_fn=_die_with_parent,
-    )
+    process = subprocess.Popen(action_server_command(settings), cwd=PROJECT_ROOT, env=child_environment(settings),
+                               preexec_fn=_die_with_parent)
     try:
         wait_until_healthy(f"{endpoint.scheme}://{endpoint.netloc}/health", process, ACTION_SERVER_START_SECONDS)
         yield process
@@ -122,19 +126,14 @@ def serve(settings: Settings) -> int:
 
 def serve_actions(settings: Settings) -> int:
     """Run the action server alone in the foreground (scaled on its own in production)."""
-    endpoint = urlsplit(settings.action_endpoint_url)
-    return subprocess.call(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(endpoint.port or 5055)],
-        cwd=PROJECT_ROOT, env=child_environment(settings),
-    )
+    return subprocess.call(action_server_command(settings), cwd=PROJECT_ROOT, env=child_environment(settings))
 
 
 def run_terminal_chat(settings: Settings) -> int:
     """Chat with the assistant in this terminal until the patient types /stop."""
-    model = Path(settings.model_path) / MODEL_FILE
-    if not model.exists():
-        print(f"no trained model at {model}: run `make train` (make run does it for you)", file=sys.stderr)
+    if _missing_model(settings):
         return 1
+    model = Path(settings.model_path) / MODEL_FILE
     with action_server(settings):
         print("\nType a message as a patient would; /stop ends the chat.\n", flush=True)
         return subprocess.call(
