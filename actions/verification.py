@@ -13,7 +13,8 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import HANDOFF_BUTTON, services, utc_now
 from bot.clinic.bookings import get_patient, normalise_reference
-from bot.clinic.verification import MAX_FAILED_ATTEMPTS, parse_date_of_birth, verify_by_reference
+from bot.clinic.verification import (MAX_FAILED_ATTEMPTS, parse_date_of_birth, reference_in,
+                                     verify_by_reference)
 
 LOCKED_VALUE = "locked"
 MAX_REFERENCE_CHARS = 40
@@ -32,6 +33,13 @@ def locked_message(dispatcher: CollectingDispatcher) -> None:
         "A member of the clinic team can help you instead.",
         buttons=[HANDOFF_BUTTON],
     )
+
+
+def mismatch_message(reference: Text, attempts_left: int) -> Text:
+    """The reply to a wrong date of birth, word for word the same whether or not the reference exists."""
+    which = f"the booking reference {reference}" if reference else "that booking reference"
+    return (f"Sorry, that date of birth doesn't match {which}. Please type your date of birth again, "
+            f"or type a different booking reference ({attempts_left} of {MAX_FAILED_ATTEMPTS} tries left).")
 
 
 class VerificationValidation(FormValidationAction):
@@ -61,26 +69,32 @@ class VerificationValidation(FormValidationAction):
     def validate_date_of_birth(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        """Check reference and date of birth together; at most 5 failures, then stop."""
+        """Check reference and date of birth together; at most 5 failures, then stop.
+
+        After a mismatch the reference is kept and only the date of birth is asked again; a booking
+        reference typed here instead replaces the kept one (and the date of birth is asked for it).
+        Whether the reference exists is never revealed: the mismatch reply is the same either way.
+        """
         now = utc_now()
-        if parse_date_of_birth(str(value or ""), now.date()) is None:
+        text = str(value or "")
+        if parse_date_of_birth(text, now.date()) is None:
+            new_reference = reference_in(text)
+            if new_reference is not None:
+                dispatcher.utter_message(text=f"OK, I'll check booking reference {new_reference} instead.")
+                return {"booking_reference": new_reference, "date_of_birth": None}
             dispatcher.utter_message(text="Sorry, I couldn't read that date. Please type it like 14/03/1985.")
             return {"date_of_birth": None}
+        reference = normalise_reference(tracker.get_slot("booking_reference") or "")
         with services().session_factory.begin() as session:
-            result = verify_by_reference(
-                session, tracker.sender_id, tracker.get_slot("booking_reference") or "", str(value), now
-            )
+            result = verify_by_reference(session, tracker.sender_id, reference, text, now)
             patient = get_patient(session, result.patient_id) if result.patient_id else None
         if patient is not None:
             return {"date_of_birth": "checked", "verified": True, "verified_patient_id": str(patient.id),
                     "patient_first_name": patient.first_name, "verification_locked": False}
         if result.outcome == "locked" or result.attempts_left <= 0:
             return {event["name"]: event["value"] for event in locked_events()}
-        dispatcher.utter_message(
-            text="Sorry, those details don't match our records. Please check your booking reference and "
-            f"try again ({result.attempts_left} of {MAX_FAILED_ATTEMPTS} tries left)."
-        )
-        return {"booking_reference": None, "date_of_birth": None}
+        dispatcher.utter_message(text=mismatch_message(reference, result.attempts_left))
+        return {"booking_reference": reference or None, "date_of_birth": None}
 
 
 class ChangeRequestValidation(VerificationValidation):

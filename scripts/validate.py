@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def responses_used_by_code() -> set:
-    """Responses named in actions/*.py, form questions (utter_ask_*), and utter_faq/*."""
+    """Responses named in actions/*.py or knowledge/followups.yml, form questions (utter_ask_*), and utter_faq/*."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py"))
+    code += (ROOT / "knowledge" / "followups.yml").read_text(encoding="utf-8")  # read by actions/followup.py
     return {name for name in domain["responses"] if name in code or name.startswith("utter_ask_")}
 
 

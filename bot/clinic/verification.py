@@ -52,6 +52,18 @@ _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
 _NUMERIC_DAY_FIRST = re.compile(r"^(\d{1,2})[-/. ](\d{1,2})[-/. ](\d{2}|\d{4})$")
 _DAY_MONTH_NAME = re.compile(r"^(\d{1,2})[ -]?([a-z]+)\.?[ -]?(\d{2}|\d{4})$")
 _MONTH_NAME_DAY = re.compile(r"^([a-z]+)\.?[ -]?(\d{1,2})[ -](\d{2}|\d{4})$")
+_WORD_EDGE_PUNCTUATION = "!?;:\"'()[]"
+_LONGEST_DATE_WORDS = 3  # "9 march 1987", "march 9 1987", "09 03 1987"
+# A booking reference typed where the date of birth was asked: the clinic's PREFIX-NUMBER shape
+# (bookings.normalise_reference), after an optional lead-in such as "my ref is" or "sorry, it's".
+_CANONICAL_REFERENCE = re.compile(r"^([A-Z]{1,6})-(\d{1,12})$")
+_REFERENCE_LEAD_IN = re.compile(
+    r"^(?:(?:sorry|oops|actually|no|ok|okay|try|it['\u2019]?s|it is|is|my|the|a|new|different|other|booking|"
+    r"ref|reference|number|no\.)[\s,:]+)+", re.IGNORECASE)
+# Never a reference prefix: a month ("march 9", "jan 1990") or a word that comes with a date ("born 1987").
+_NOT_REFERENCE_PREFIXES = frozenset(MONTHS) | {
+    "dob", "born", "birth", "birthday", "bday", "year", "yr", "in", "on", "its", "it", "is", "was", "age",
+    "aged", "im", "i", "am", "me", "my", "the", "day", "date", "no", "nr", "num", "ref", "about", "around"}
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,13 @@ class VerificationResult:
 
 
 def _clean_date_text(text: str) -> str:
-    """Lower-case, drop ordinals ("14th"), "of", commas and repeated spaces."""
+    """Lower-case, drop ordinals ("14th"), "of", commas, punctuation round words ("dob:", "1987.")
+    and repeated spaces."""
     cleaned = (text or "").strip().lower().replace(",", " ")
     cleaned = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", cleaned)
     cleaned = re.sub(r"\b(of|the)\b", " ", cleaned)
-    return re.sub(r"\s+", " ", cleaned).strip()
+    words = (re.sub(r"(?<=\d)\.$", "", word.strip(_WORD_EDGE_PUNCTUATION)) for word in cleaned.split())
+    return " ".join(word for word in words if word)
 
 
 def _full_year(year_text: str, month: int, day: int, today: date) -> Optional[int]:
@@ -106,11 +120,25 @@ def parse_date_of_birth(text: str, today: date) -> Optional[date]:
     """A date of birth from what a patient typed, or None if it is not a real past date.
 
     Accepts 14/03/1985, 14-03-1985, 14.03.1985, 14 03 1985 (always day first), 1985-03-14,
-    14 March 1985, 14th of March 1985, 14 Mar 85, March 14 1985, March 14th, 1985. A two-digit
-    year is put in the century that makes the date past. Future dates, impossible dates and
-    dates more than 130 years ago give None.
+    14 March 1985, 14th of March 1985, 14 Mar 85, March 14 1985, March 14th, 1985, Mar. 14, 1985,
+    also with other words round the date ("my dob is 14 March 1985", "born 14.03.1985"). A
+    two-digit year is put in the century that makes the date past. Future dates, impossible
+    dates, dates more than 130 years ago and texts naming two different dates give None.
     """
-    parts = _split_date(_clean_date_text(text))
+    words = _clean_date_text(text).split()
+    found = set()
+    for size in range(min(_LONGEST_DATE_WORDS, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            born = _date_from_parts(_split_date(" ".join(words[start:start + size])), today)
+            if born is not None:
+                found.add(born)
+    # One date, whatever words are round it ("my dob is 9 March 1987", "born 09.03.1987"); two
+    # different ones ("9/3/87 or 10/3/87") are not read as either.
+    return found.pop() if len(found) == 1 else None
+
+
+def _date_from_parts(parts, today: date) -> Optional[date]:
+    """The real past date that (day, month, year text) names, or None."""
     if parts is None:
         return None
     day, month, year_text = parts
@@ -126,6 +154,18 @@ def parse_date_of_birth(text: str, today: date) -> Optional[date]:
     if born > today or born.year < today.year - OLDEST_AGE_YEARS:
         return None
     return born
+
+
+def reference_in(text: str) -> Optional[str]:
+    """The booking reference in `text` ("MC-1002", "mc 1002", "my ref is MC1002"), normalised, or
+    None when the text is not shaped like one. Says nothing about whether the reference exists."""
+    compact = _REFERENCE_LEAD_IN.sub("", (text or "").strip().rstrip(".!?"))
+    if not compact or len(compact) > 40:
+        return None
+    match = _CANONICAL_REFERENCE.match(normalise_reference(compact))
+    if match is None or match.group(1).lower() in _NOT_REFERENCE_PREFIXES:
+        return None
+    return match.group(0)
 
 
 def _count_mismatches(session: Session, *conditions) -> int:

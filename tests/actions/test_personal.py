@@ -27,7 +27,7 @@ async def test_verified_patient_is_told_when_to_wash_from_their_own_session(clin
     assert texts(dispatcher).startswith(
         "Your session was yesterday at 10:00, so please wait until 10:00 tomorrow before washing your hair.")
     assert "If your clinician gave you different advice, follow theirs." in texts(dispatcher)
-    assert events == []
+    assert events == [{"event": "slot", "timestamp": None, "name": "topic_in_play", "value": "after_session"}]
 
 
 async def test_unverified_patient_gets_the_general_answer_and_an_offer_but_no_booking_detail(clinic):

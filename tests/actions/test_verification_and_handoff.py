@@ -1,6 +1,8 @@
 """Verification form validation, prices, "did you mean", handoff and change requests."""
+import pytest
 from sqlalchemy import func, select
 
+from actions.common import services
 from actions.faq import ActionAnswerCost, ActionSuggestTopics
 from actions.handoff import ActionHandoff, ActionSubmitChangeRequest
 from actions.verification import ChangeRequestValidation, VerificationValidation
@@ -29,17 +31,110 @@ def test_right_reference_and_date_of_birth_verify_the_patient(clinic):
     assert said == ""
 
 
-def test_wrong_date_of_birth_asks_again_with_the_tries_left(clinic):
+def mismatch(reference, left):
+    return (f"Sorry, that date of birth doesn't match the booking reference {reference}. Please type your "
+            f"date of birth again, or type a different booking reference ({left} of 5 tries left).")
+
+
+def attempts():
+    with services().session_factory.begin() as session:
+        return session.execute(select(func.count(VerificationAttempt.id))).scalar_one()
+
+
+def test_wrong_date_of_birth_keeps_the_reference_and_asks_only_for_the_date_again(clinic):
     result, said = check("MC-1001", "13/04/1988")
-    assert result == {"booking_reference": None, "date_of_birth": None}
-    assert said == ("Sorry, those details don't match our records. Please check your booking reference "
-                    "and try again (4 of 5 tries left).")
+    assert result == {"booking_reference": "MC-1001", "date_of_birth": None}
+    assert said == mismatch("MC-1001", 4)
 
 
 def test_unknown_reference_gets_the_same_answer_as_a_wrong_date(clinic):
-    _, said_unknown = check("MC-9999", "12/04/1988", sender="web:s2")
-    _, said_wrong = check("MC-1001", "13/04/1988", sender="web:s3")
-    assert said_unknown == said_wrong
+    """No enumeration: the same slots and the same words (only the echoed reference differs)."""
+    result_unknown, said_unknown = check("MC-9999", "12/04/1988", sender="web:s2")
+    result_wrong, said_wrong = check("MC-1001", "13/04/1988", sender="web:s3")
+    assert said_unknown == mismatch("MC-9999", 4) and said_wrong == mismatch("MC-1001", 4)
+    assert said_unknown.replace("MC-9999", "MC-1001") == said_wrong
+    assert result_unknown == {"booking_reference": "MC-9999", "date_of_birth": None}
+    assert result_wrong == {"booking_reference": "MC-1001", "date_of_birth": None}
+
+
+def test_the_kept_reference_is_shown_normalised_and_the_tries_count_down(clinic):
+    said = [check("mc 1001", dob)[1] for dob in ("13/04/1988", "14 April 1988", "12/04/1989")]
+    assert said == [mismatch("MC-1001", 4), mismatch("MC-1001", 3), mismatch("MC-1001", 2)]
+
+
+def test_the_right_date_after_a_wrong_one_verifies_with_the_kept_reference(clinic):
+    result, _ = check("MC-1001", "13/04/1988")
+    result, said = check(result["booking_reference"], "12/04/1988")
+    assert result["verified"] is True and result["verified_patient_id"] == "1" and said == ""
+
+
+@pytest.mark.parametrize("typed", ["MC-1002", "mc 1002", "mc1002", "my ref is MC-1002",
+                                   "sorry, it's mc-1002"])
+def test_a_reference_typed_at_the_date_question_replaces_the_kept_one(clinic, typed):
+    result, said = check("MC-1001", typed)
+    assert result == {"booking_reference": "MC-1002", "date_of_birth": None}
+    assert said == "OK, I'll check booking reference MC-1002 instead."
+    assert attempts() == 0, "a new reference is not a try"
+
+
+def test_a_new_reference_is_answered_alike_whether_or_not_it_exists(clinic):
+    _, said_known = check("MC-1001", "MC-1002")
+    _, said_unknown = check("MC-1001", "MC-9999")
+    assert said_unknown.replace("MC-9999", "MC-1002") == said_known
+
+
+def test_after_a_new_reference_its_own_date_of_birth_verifies(clinic):
+    result, _ = check("MC-1001", "12/04/1979")
+    assert result["booking_reference"] == "MC-1001"
+    result, _ = check("MC-1001", "MC-1002")
+    result, said = check(result["booking_reference"], "2 November 1979")
+    assert result["verified"] is True and result["verified_patient_id"] == "2"
+    assert result["patient_first_name"] == "Sam" and said == ""
+
+
+@pytest.mark.parametrize("dob", ["my dob is 12 April 1988", "born 12.04.1988", "its 12/4/1988",
+                                 "April 12th 1988", "12th of April 1988", "Apr. 12, 1988", "1988-04-12",
+                                 "12/4/88"])
+def test_dates_of_birth_in_everyday_words_verify(clinic, dob):
+    result, said = check("MC-1001", dob)
+    assert result["verified"] is True and said == ""
+
+
+@pytest.mark.parametrize("typed", ["the twelfth of never", "march 12", "born 1988", "hello?"])
+def test_neither_a_date_nor_a_reference_keeps_the_unreadable_date_reply(clinic, typed):
+    result, said = check("MC-1001", typed)
+    assert result == {"date_of_birth": None}
+    assert said == "Sorry, I couldn't read that date. Please type it like 14/03/1985."
+    assert attempts() == 0
+
+
+def test_changing_reference_does_not_reset_the_five_tries(clinic):
+    for dob in ("01/01/1990", "02/01/1990", "03/01/1990"):
+        result, _ = check("MC-1001", dob)
+    result, _ = check("MC-1001", "MC-1002")
+    result, said = check(result["booking_reference"], "01/01/1990")
+    assert said == mismatch("MC-1002", 1)
+    result, said = check("MC-1002", "02/01/1990")
+    assert result["verification_locked"] is True and result["verified"] is False and said == ""
+    result, _ = check("MC-1002", "2/11/1979")
+    assert result.get("verified") is not True and result["verification_locked"] is True
+
+
+async def test_the_form_run_keeps_the_reference_after_a_wrong_date(clinic):
+    """The whole validation action, as Rasa calls it: slot events back, one message."""
+    tracker = make_tracker(user_message("13/04/1988", "inform"),
+                           {"booking_reference": "MC-1001", "requested_slot": "date_of_birth"},
+                           events=[{"event": "user", "text": "MC-1001"},
+                                   {"event": "slot", "name": "booking_reference", "value": "MC-1001"},
+                                   {"event": "action", "name": "validate_verification_form"}],
+                           active_loop={"name": "verification_form"})
+    tracker.events.append({"event": "slot", "name": "date_of_birth", "value": "13/04/1988"})
+    domain = {"forms": {"verification_form": {"required_slots": VERIFICATION_SLOTS}}}
+    dispatcher = CollectingDispatcher()
+    events = await VerificationValidation().run(dispatcher, tracker, domain)
+    assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == {
+        "booking_reference": "MC-1001", "date_of_birth": None}
+    assert [m["text"] for m in dispatcher.messages] == [mismatch("MC-1001", 4)]
 
 
 def test_unreadable_date_is_not_counted_as_an_attempt(clinic):

@@ -13,6 +13,7 @@ from bot.clinic.verification import (
     identify_by_phone,
     normalise_reference,
     parse_date_of_birth,
+    reference_in,
     verify_by_reference,
 )
 from bot.db.models import AuditLog, VerificationAttempt
@@ -51,6 +52,42 @@ def test_dates_of_birth_in_many_shapes(text: str) -> None:
     assert parse_date_of_birth(text, TODAY) == date(1985, 3, 14)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9 March 1987", "09.03.1987", "March 9th 1987", "9th of March 1987", "9/3/87", "1987-03-09",
+        "09-03-1987", "9 mar 87", "march 9 1987", "Mar. 9, 1987", "9.3.1987", "9 March, 1987",
+        "the 9th of March 1987", "MARCH 9TH, 1987",
+    ],
+)
+def test_everyday_dates_of_birth(text: str) -> None:
+    assert parse_date_of_birth(text, TODAY) == date(1987, 3, 9)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my dob is 9 March 1987", "born 09.03.1987", "its 9/3/1987", "it's 9/3/1987", "DOB: 09/03/1987",
+        "my date of birth is March 9th, 1987 thanks", "born on the 9th of march 1987.", "9/3/87 :)",
+        "oh sorry, it's 9 mar 87!",
+    ],
+)
+def test_dates_of_birth_with_other_words_round_them(text: str) -> None:
+    assert parse_date_of_birth(text, TODAY) == date(1987, 3, 9)
+
+
+@pytest.mark.parametrize(
+    "text", ["9/3/87 or 10/3/87", "9 March 1987 and 10/03/1987", "born in 1987", "march 9", "MC-1001",
+             "my dob is 31/02/1987", "call me on 07700 900123"],
+)
+def test_texts_without_exactly_one_real_date_are_refused(text: str) -> None:
+    assert parse_date_of_birth(text, TODAY) is None
+
+
+def test_the_same_date_twice_is_still_that_date() -> None:
+    assert parse_date_of_birth("9/3/1987 - 9 March 1987", TODAY) == date(1987, 3, 9)
+
+
 def test_numeric_dates_are_day_first() -> None:
     assert parse_date_of_birth("03/04/1990", TODAY) == date(1990, 4, 3)
 
@@ -84,6 +121,22 @@ def test_references_are_normalised(text: str) -> None:
 
 def test_other_reference_shapes_are_only_cleaned() -> None:
     assert normalise_reference(" ab 12 cd ") == "AB12CD"
+
+
+@pytest.mark.parametrize(
+    "text", ["MC-1002", "mc 1002", "mc1002", "Mc - 1002", "MC-1002.", "my ref is MC-1002",
+             "sorry, it's mc-1002", "it\u2019s MC 1002", "booking reference: MC1002", "new reference MC-1002"],
+)
+def test_a_reference_is_found_in_what_was_typed(text: str) -> None:
+    assert reference_in(text) == "MC-1002"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "hello", "9/3/87", "march 9", "Jan 1990", "born 1987", "dob 1987", "its 9", "ab 12 cd",
+             "1002", "ref 1002", "the twelfth of never", "MC-1002 and 9/3/87"],
+)
+def test_dates_words_and_other_shapes_are_not_references(text: str) -> None:
+    assert reference_in(text) is None
 
 
 # ------------------------------------------------------------------ verifying

@@ -615,7 +615,38 @@ SETTLED_EMERGENCY = [
     ("felt faint during the injections but was fine after", ("faint",)),
 ]
 
+# "Blood" that names the treatment (PRP is made from the patient's own blood) or a blood test, not
+# bleeding ("the blood thing" once opened an urgent escalation).
+BLOOD_AS_TREATMENT_OR_TEST = [
+    "the blood thing",
+    "the blood thing?",
+    "i want the blood thing",
+    "the blood one",
+    "is that the treatment with blood?",
+    "what's the blood treatment called",
+    "I'd like to book the blood treatment",
+    "do you take blood for prp",
+    "PRP uses your own blood",
+    "they use your own blood right?",
+    "the one where they use your blood",
+    "do you use my blood",
+    "blood test",
+    "i need a blood test first?",
+    "blood tests before starting",
+]
+
+# Real bleeding next to those same words: still urgent.
+BLEEDING_NEAR_BLOOD_WORDS = [
+    ("my scalp won't stop bleeding after the blood test", ("bleeding",)),
+    ("there is blood everywhere on my pillow", ("bleeding",)),
+    ("there's blood running down my neck from the blood treatment", ("bleeding",)),
+    ("the spot where they took my blood won't stop bleeding", ("bleeding",)),
+    ("woke up covered in my own blood", ("bleeding",)),
+    ("the blood thing left me bleeding loads", ("bleeding",)),
+]
+
 EMERGENCY += NEAR_COLLAPSE
-URGENT += BLEEDING_WONT_STOP + SKIN_BLOOD_SUPPLY + FEVER_READINGS + SETTLED_EMERGENCY
-NO_FLAG += NORMAL_TEMPERATURE + NEGATED_PAST + GENERAL_AND_EVERYDAY
+URGENT += (BLEEDING_WONT_STOP + SKIN_BLOOD_SUPPLY + FEVER_READINGS + SETTLED_EMERGENCY
+           + BLEEDING_NEAR_BLOOD_WORDS)
+NO_FLAG += NORMAL_TEMPERATURE + NEGATED_PAST + GENERAL_AND_EVERYDAY + BLOOD_AS_TREATMENT_OR_TEST
 NOT_RED_FLAG += PAST_RESOLVED
