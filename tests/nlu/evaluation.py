@@ -23,3 +23,24 @@ def predicted_label(parse):
         selected = parse.get("response_selector", {}).get("faq", {}).get("response", {})
         return selected.get("intent_response_key") or "faq"
     return intent
+
+
+async def evaluate(agent, examples):
+    """Accuracy of `agent` on (text, expected label) pairs: FAQ topics, every label, and per label."""
+    from collections import Counter, defaultdict
+
+    hits, totals, confusions = Counter(), Counter(), defaultdict(Counter)
+    for text, expected in examples:
+        got = predicted_label(await agent.parse_message(text))
+        totals[expected] += 1
+        hits[expected] += got == expected
+        if got != expected:
+            confusions[expected][got] += 1
+    faq = [t for t in totals if t.startswith("faq/")]
+    return {
+        "n": sum(totals.values()),
+        "faq_accuracy": sum(hits[t] for t in faq) / sum(totals[t] for t in faq),
+        "all_accuracy": sum(hits.values()) / sum(totals.values()),
+        "per_label": {t: {"accuracy": round(hits[t] / totals[t], 3), "n": totals[t],
+                          "confused_with": dict(confusions[t])} for t in sorted(totals)},
+    }

@@ -4,13 +4,12 @@ Never trained on, never tuned on (tune on tests/nlu/heldout.yml). Gates: FAQ top
 0.95, every label at least 0.92. Figures per label go to results/blind_nlu.json.
 """
 import json
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.nlu.evaluation import predicted_label, training_texts
+from tests.nlu.evaluation import evaluate, training_texts
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,22 +41,13 @@ async def test_blind_accuracy(trained_model):
     from rasa.core.agent import load_agent
 
     agent = await load_agent(model_path=str(trained_model))
-    hits, totals, confusions = Counter(), Counter(), defaultdict(Counter)
-    for text, expected in blind_examples():
-        got = predicted_label(await agent.parse_message(text))
-        totals[expected] += 1
-        hits[expected] += got == expected
-        if got != expected:
-            confusions[expected][got] += 1
-    faq = [t for t in totals if t.startswith("faq/")]
-    faq_accuracy = sum(hits[t] for t in faq) / sum(totals[t] for t in faq)
-    all_accuracy = sum(hits.values()) / sum(totals.values())
+    result = await evaluate(agent, blind_examples())
+    faq_accuracy, all_accuracy = result["faq_accuracy"], result["all_accuracy"]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps({
-        "messages_scored": sum(totals.values()), "left_out_as_also_in_training": len(all_blind_examples()) - sum(totals.values()),
+        "messages_scored": result["n"], "left_out_as_also_in_training": len(all_blind_examples()) - result["n"],
         "faq_accuracy": round(faq_accuracy, 4), "all_accuracy": round(all_accuracy, 4),
-        "per_label": {t: {"accuracy": round(hits[t] / totals[t], 3), "n": totals[t],
-                          "confused_with": dict(confusions[t])} for t in sorted(totals)},
+        "per_label": result["per_label"],
     }, indent=2))
     print(f"\nblind accuracy: FAQ topics {faq_accuracy:.3f}, all labels {all_accuracy:.3f} -> {REPORT}")
     assert faq_accuracy >= MIN_FAQ_ACCURACY and all_accuracy >= MIN_ALL_ACCURACY, (faq_accuracy, all_accuracy)

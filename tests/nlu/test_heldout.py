@@ -5,13 +5,13 @@ Training is seeded and repeatable on the same machine for the same data, config 
 Per-topic figures are written to results/heldout_nlu.json.
 """
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.nlu.evaluation import predicted_label, training_texts
+from tests.nlu.evaluation import evaluate, training_texts
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,21 +48,12 @@ async def test_heldout_accuracy(trained_model):
     from rasa.core.agent import load_agent
 
     agent = await load_agent(model_path=str(trained_model))
-    hits, totals, confusions = Counter(), Counter(), defaultdict(Counter)
-    for text, expected in heldout_examples():
-        got = predicted_label(await agent.parse_message(text))
-        totals[expected] += 1
-        hits[expected] += got == expected
-        if got != expected:
-            confusions[expected][got] += 1
-    faq = [t for t in totals if t.startswith("faq/")]
-    faq_accuracy = sum(hits[t] for t in faq) / sum(totals[t] for t in faq)
-    all_accuracy = sum(hits.values()) / sum(totals.values())
+    result = await evaluate(agent, heldout_examples())
+    faq_accuracy, all_accuracy = result["faq_accuracy"], result["all_accuracy"]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text(json.dumps({
         "faq_accuracy": round(faq_accuracy, 4), "faq_minimum": MIN_FAQ_ACCURACY, "all_intents_accuracy": round(all_accuracy, 4),
-        "per_intent": {t: {"accuracy": round(hits[t] / totals[t], 3), "n": totals[t],
-                           "confused_with": dict(confusions[t])} for t in sorted(totals)},
+        "per_intent": result["per_label"],
     }, indent=2))
     print(f"\nheld-out accuracy: FAQ topics {faq_accuracy:.3f}, "
           f"all intents {all_accuracy:.3f} -> {REPORT}")
