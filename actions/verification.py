@@ -36,10 +36,13 @@ def locked_message(dispatcher: CollectingDispatcher) -> None:
 
 
 def mismatch_message(reference: Text, attempts_left: int) -> Text:
-    """The reply to a wrong date of birth, word for word the same whether or not the reference exists."""
+    """The reply to a wrong date of birth, word for word the same whether or not the reference exists.
+
+    The form asks for the date of birth again right after it, so this line does not ask too.
+    """
     which = f"the booking reference {reference}" if reference else "that booking reference"
-    return (f"Sorry, that date of birth doesn't match {which}. Please type your date of birth again, "
-            f"or type a different booking reference ({attempts_left} of {MAX_FAILED_ATTEMPTS} tries left).")
+    return (f"Sorry, that date of birth doesn't match {which} ({attempts_left} of {MAX_FAILED_ATTEMPTS} "
+            "tries left). If the reference was wrong, you can type the right one instead.")
 
 
 class VerificationValidation(FormValidationAction):
@@ -82,7 +85,7 @@ class VerificationValidation(FormValidationAction):
             if new_reference is not None:
                 dispatcher.utter_message(text=f"OK, I'll check booking reference {new_reference} instead.")
                 return {"booking_reference": new_reference, "date_of_birth": None}
-            dispatcher.utter_message(text="Sorry, I couldn't read that date. Please type it like 14/03/1985.")
+            dispatcher.utter_message(text="Sorry, I couldn't read that date.")
             return {"date_of_birth": None}
         reference = normalise_reference(tracker.get_slot("booking_reference") or "")
         with services().session_factory.begin() as session:

@@ -2,7 +2,8 @@
 
 In one run, on the trained model (models/clinic.tar.gz):
 
-1. in-process (bench/inprocess.py): model load, NLU parse and FAQ turn times, peak memory;
+1. in-process (bench/inprocess.py): model load, NLU parse and FAQ turn times, peak memory; and
+   the sentence encoder alone (bench/encoder.py): time per message, memory it adds;
 2. per storage configuration (SQLite, the embedded default; PostgreSQL + Redis), our server
    (`python -m bot serve`) and plain `rasa run` (its socketio channel), each on a fresh database
    with its own action server: start-up time to ready, then N concurrent web conversations over
@@ -149,6 +150,18 @@ def measure_in_process(plan: Plan) -> dict:
                                    IN_PROCESS_TIMEOUT_SECONDS)
         if status != 0 or not output.exists():
             return {"error": f"exit status {status}; see {LOGS / 'in-process.log'}"}
+        return json.loads(output.read_text())
+
+
+def measure_encoder() -> dict:
+    """bench/encoder.py in a child process (its figures, or {"error": ...})."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        output = Path(scratch) / "encoder.json"
+        command = [sys.executable, "-m", "bench.encoder", str(output)]
+        status = run_to_completion(ServerProcess("encoder", command, dict(os.environ), LOGS / "encoder.log"),
+                                   IN_PROCESS_TIMEOUT_SECONDS)
+        if status != 0 or not output.exists():
+            return {"error": f"exit status {status}; see {LOGS / 'encoder.log'}"}
         return json.loads(output.read_text())
 
 
@@ -321,6 +334,8 @@ def main() -> int:
                      "cpus": os.cpu_count(), "model": str(MODEL), "plan": asdict(plan)}
     logger.info("in-process model figures")
     results["in_process"] = measure_in_process(plan)
+    logger.info("sentence encoder figures")
+    results["encoder"] = measure_encoder()
     pool = faq_questions()
     pool = spread(pool, plan.calibration_questions) if plan.calibration_questions else pool
     results["configurations"] = {}

@@ -132,6 +132,11 @@ class Featurizers:
 
 def train_classifier(featurizers: Featurizers, **config):
     """A LinearIntentClassifier trained on the featurized training data."""
+    return train_classifier_on(featurizers, featurizers.training_data, **config)
+
+
+def train_classifier_on(featurizers: Featurizers, training_data, **config):
+    """A LinearIntentClassifier trained on `training_data` (already featurized)."""
     from rasa.engine.graph import ExecutionContext, GraphSchema
     from rasa.engine.storage.resource import Resource
 
@@ -142,7 +147,7 @@ def train_classifier(featurizers: Featurizers, **config):
                                                featurizers.storage, Resource(name),
                                                ExecutionContext(GraphSchema({}), node_name=name))
     started = time.perf_counter()
-    classifier.train(featurizers.training_data)
+    classifier.train(training_data)
     return classifier, time.perf_counter() - started
 
 
@@ -186,11 +191,65 @@ def time_per_message(featurizers: Featurizers, classifier, texts: Sequence[str])
             "p99_ms": round(timings[min(len(timings) - 1, int(0.99 * len(timings)))], 2)}
 
 
+def fallback_outcomes(classifier, messages, ambiguity: float) -> List[Tuple[str, float, bool]]:
+    """(flat label, confidence, ambiguous) per message, as the FallbackClassifier sees the intents."""
+    labels = classifier.labels
+    out = []
+    for row in classifier.probabilities(messages):
+        best_by_intent: Dict[str, float] = {}
+        for label, probability in zip(labels, row):
+            intent = label.split("/", 1)[0]
+            best_by_intent[intent] = max(best_by_intent.get(intent, 0.0), float(probability))
+        top = sorted(best_by_intent.values(), reverse=True) + [0.0]
+        best = int(np.argmax(row))
+        out.append((labels[best], float(row[best]), top[0] - top[1] < ambiguity))
+    return out
+
+
+def cross_validated_threshold(featurizers: Featurizers, folds: int = 5, ambiguity: float = 0.08,
+                              seed: int = 0) -> Dict:
+    """The FallbackClassifier threshold that k-fold cross-validation on the training data favours.
+
+    Each example is predicted by a classifier trained without its fold. An answer given counts +1
+    when right and -1 when wrong; a fallback ("did you mean ...?") counts 0: a confident wrong
+    answer is worse for a patient than a question back. The threshold with the best total wins.
+    (The n-gram vocabularies are fitted once on all the data, a small leak that favours the
+    sparse features slightly; the sentence embeddings are pretrained and leak nothing.)
+    """
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from bot.nlp.linear_classifier import class_label
+
+    examples = list(featurizers.training_data.intent_examples)
+    retrieval = list(featurizers.training_data.retrieval_intents)
+    order = np.random.default_rng(seed).permutation(len(examples))
+    outcomes: List[Tuple[bool, float, bool]] = []
+    for fold in range(folds):
+        test_index = set(order[fold::folds].tolist())
+        train = TrainingData(training_examples=[m for i, m in enumerate(examples) if i not in test_index],
+                             responses=featurizers.training_data.responses)
+        tested = [examples[i] for i in sorted(test_index)]
+        classifier, _ = train_classifier_on(featurizers, train)
+        for message, (label, confidence, ambiguous) in zip(tested, fallback_outcomes(classifier, tested, ambiguity)):
+            outcomes.append((label == class_label(message, retrieval), confidence, ambiguous))
+    table = []
+    for threshold in np.arange(0.05, 0.96, 0.05):
+        answered = [(right, c) for right, c, ambiguous in outcomes if c >= threshold and not ambiguous]
+        right = sum(1 for r, _ in answered if r)
+        table.append({"threshold": round(float(threshold), 2), "utility": right - (len(answered) - right),
+                      "answered_right": right, "answered_wrong": len(answered) - right,
+                      "fallbacks": len(outcomes) - len(answered)})
+    best = max(table, key=lambda row: (row["utility"], -row["threshold"]))
+    return {"folds": folds, "examples": len(outcomes), "ambiguity_threshold": ambiguity,
+            "best_threshold": best["threshold"], "table": table}
+
+
 def main() -> None:
     """Compare sparse-only and sparse + dense on the held-out (and blind) sets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="heldout")
     parser.add_argument("--grid", action="store_true", help="also try C and dense_weight values")
+    parser.add_argument("--cv", action="store_true", help="cross-validate the fallback threshold")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "nlu.json")
     args = parser.parse_args()
     sets = {"heldout": heldout_pairs(), "blind": blind_pairs()}
@@ -214,6 +273,11 @@ def main() -> None:
         report["variants"][name] = entry
         print(name, {k: (v["faq_accuracy"], v["all_accuracy"]) for k, v in entry.items() if isinstance(v, dict) and "faq_accuracy" in v},
               f"train {seconds:.1f}s", flush=True)
+    if args.cv:
+        report["fallback_cross_validation"] = cv = cross_validated_threshold(featurizers)
+        print("fallback threshold by 5-fold cross-validation:", cv["best_threshold"], flush=True)
+        for row in cv["table"]:
+            print("  ", row)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(f"-> {args.out}")

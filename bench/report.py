@@ -154,9 +154,21 @@ def memory_target(name: str, figures: dict) -> dict:
                 None if ours is None else ours <= RESIDENT_MB)
 
 
+def encoder_targets(encoder: Optional[dict]) -> List[dict]:
+    """The sentence encoder's goals: p50 per message and the resident memory it adds."""
+    if not encoder or encoder.get("error"):
+        return []
+    goals = encoder.get("goals") or {}
+    p50, added = encoder.get("p50_ms"), encoder.get("added_rss_mb")
+    return [_row("sentence encoder ms/message p50", "in-process", p50, None, f"<= {goals.get('p50_ms')} ms",
+                 None if p50 is None else p50 <= goals.get("p50_ms", 0)),
+            _row("sentence encoder MB added (VmRSS)", "in-process", added, None, f"<= {goals.get('added_mb')} MB",
+                 None if added is None else added <= goals.get("added_mb", 0))]
+
+
 def evaluate_targets(results: dict) -> List[dict]:
     """Every target row, configuration by configuration (replicas: scale-out context and memory)."""
-    rows: List[dict] = []
+    rows: List[dict] = encoder_targets(results.get("encoder"))
     for name, figures in _ran(results):
         if replicas(figures) > 1:
             rows += scale_out_targets(name, figures, results.get("cpus"))
@@ -347,6 +359,19 @@ def scale_out_section(results: dict) -> List[str]:
                           "VmHWM MB sum", "VmHWM MB per replica"], rows)
 
 
+def encoder_lines(encoder: Optional[dict]) -> List[str]:
+    """The encoder's figures as a small table (or why there are none)."""
+    if not encoder:
+        return ["not measured"]
+    if encoder.get("error"):
+        return [f"failed: {encoder['error']}"]
+    return table(["messages", "load s", "p50 ms", "p99 ms", "batched msgs/s", "MB added (VmRSS)",
+                  "MB added at peak (VmHWM)"],
+                 [[encoder.get("messages"), encoder.get("load_seconds"), encoder.get("p50_ms"),
+                   encoder.get("p99_ms"), encoder.get("batched_messages_per_second"),
+                   encoder.get("added_rss_mb"), encoder.get("added_peak_mb")]])
+
+
 def markdown(results: dict) -> str:
     """scale.md: targets first, then every figure."""
     plan = results.get("plan") or {}
@@ -376,6 +401,7 @@ def markdown(results: dict) -> str:
     lines += ["", "## Start-up (spawn -> ready) and peak memory", ""]
     lines += table(["config", "server", "seconds", "VmRSS MB (end)", "VmHWM MB"], startup_rows(results))
     lines += ["", "## In-process model and training", ""] + in_process_lines(results)
+    lines += ["", "## Sentence encoder alone (bench/encoder.py)", ""] + encoder_lines(results.get("encoder"))
     problems = problem_lines(results)
     if problems:
         lines += ["", "## Notes", ""] + problems

@@ -1,7 +1,7 @@
 """A Rasa NLU featurizer: the all-MiniLM-L6-v2 sentence embedding of every message.
 
 Adds one dense sentence-level feature (384 numbers, unit length) to the `text` of each message.
-The encoder runs in numpy (`bot.nlp.encoder`); training data is encoded in length-sorted batches.
+The encoder runs on ONNX Runtime (`bot.nlp.encoder`); training data is encoded in length-sorted batches.
 The files are checked against their pinned hashes when the component loads.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlp.encoder import SentenceEncoder
+from bot.nlp.encoder import DEFAULT_THREADS, SentenceEncoder
 from bot.nlp.encoder_files import DEFAULT_DIR, FILE_SHA256
 
 logger = logging.getLogger(__name__)
@@ -30,11 +30,11 @@ logger = logging.getLogger(__name__)
 _encoders: Dict[Path, SentenceEncoder] = {}
 
 
-def shared_encoder(directory: Path) -> SentenceEncoder:
+def shared_encoder(directory: Path, threads: int = DEFAULT_THREADS) -> SentenceEncoder:
     """The process's encoder for `directory`, loaded on first use."""
     directory = directory.resolve()
     if directory not in _encoders:
-        _encoders[directory] = SentenceEncoder(directory)
+        _encoders[directory] = SentenceEncoder(directory, threads)
     return _encoders[directory]
 
 
@@ -44,14 +44,17 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        """`model_path`: the checked encoder directory (relative to the working directory)."""
-        return {**DenseFeaturizer.get_default_config(), "model_path": str(DEFAULT_DIR), "batch_size": 64}
+        """`model_path`: the checked encoder directory (relative to the working directory);
+        `threads`: ONNX Runtime's threads for one batch."""
+        return {**DenseFeaturizer.get_default_config(), "model_path": str(DEFAULT_DIR), "batch_size": 64,
+                "threads": DEFAULT_THREADS}
 
     def __init__(self, config: Dict[Text, Any], name: Text) -> None:
         """Keep the configuration; the encoder loads on first use."""
         super().__init__(name, config)
         self.model_path = Path(self._config["model_path"])
         self.batch_size = int(self._config["batch_size"])
+        self.threads = int(self._config["threads"])
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[str]:
@@ -67,7 +70,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @property
     def encoder(self) -> SentenceEncoder:
         """The shared, hash-checked encoder."""
-        return shared_encoder(self.model_path)
+        return shared_encoder(self.model_path, self.threads)
 
     def _add_features(self, messages: List[Message]) -> None:
         """Encode the messages that have text, in batches, and attach the vectors."""

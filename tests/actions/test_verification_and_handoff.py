@@ -32,8 +32,8 @@ def test_right_reference_and_date_of_birth_verify_the_patient(clinic):
 
 
 def mismatch(reference, left):
-    return (f"Sorry, that date of birth doesn't match the booking reference {reference}. Please type your "
-            f"date of birth again, or type a different booking reference ({left} of 5 tries left).")
+    return (f"Sorry, that date of birth doesn't match the booking reference {reference} ({left} of 5 "
+            "tries left). If the reference was wrong, you can type the right one instead.")
 
 
 def attempts():
@@ -104,7 +104,7 @@ def test_dates_of_birth_in_everyday_words_verify(clinic, dob):
 def test_neither_a_date_nor_a_reference_keeps_the_unreadable_date_reply(clinic, typed):
     result, said = check("MC-1001", typed)
     assert result == {"date_of_birth": None}
-    assert said == "Sorry, I couldn't read that date. Please type it like 14/03/1985."
+    assert said == "Sorry, I couldn't read that date."
     assert attempts() == 0
 
 
@@ -140,7 +140,7 @@ async def test_the_form_run_keeps_the_reference_after_a_wrong_date(clinic):
 def test_unreadable_date_is_not_counted_as_an_attempt(clinic):
     result, said = check("MC-1001", "the twelfth of never")
     assert result == {"date_of_birth": None}
-    assert said == "Sorry, I couldn't read that date. Please type it like 14/03/1985."
+    assert said == "Sorry, I couldn't read that date."
     with clinic.begin() as session:
         assert session.execute(select(func.count(VerificationAttempt.id))).scalar_one() == 0
 

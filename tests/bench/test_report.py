@@ -146,3 +146,22 @@ def test_the_header_says_how_many_engine_threads_our_servers_ran():
 
 def test_no_scale_out_table_without_replicas():
     assert "## Scale-out" not in markdown(results())
+
+
+def test_the_encoder_goals_pass_or_miss_and_its_figures_are_shown():
+    figures = results()
+    figures["encoder"] = {"messages": 316, "load_seconds": 0.3, "p50_ms": 4.5, "p99_ms": 8.0,
+                          "batched_messages_per_second": 420.0, "added_rss_mb": 210.0, "added_peak_mb": 290.0,
+                          "goals": {"p50_ms": 10.0, "added_mb": 200.0}}
+    rows = {row["target"]: row["result"] for row in evaluate_targets(figures)}
+    assert rows["sentence encoder ms/message p50"] == "PASS"
+    assert rows["sentence encoder MB added (VmRSS)"] == "MISS"
+    figures["targets"] = evaluate_targets(figures)
+    assert "| 316 | 0.3 | 4.5 | 8.0 | 420.0 | 210.0 | 290.0 |" in markdown(figures)
+
+
+def test_a_failed_encoder_measurement_is_reported_not_judged():
+    figures = results()
+    figures["encoder"] = {"error": "exit status 1; see bench/results/logs/encoder.log"}
+    assert not [row for row in evaluate_targets(figures) if row["target"].startswith("sentence encoder")]
+    assert "failed: exit status 1" in markdown({**figures, "targets": evaluate_targets(figures)})

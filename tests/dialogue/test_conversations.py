@@ -66,6 +66,23 @@ async def test_wrong_details_never_disclose_and_five_failures_stop(agent):
     assert "11:00" not in reply and "stopped trying" in reply
 
 
+async def test_a_wrong_or_unreadable_date_is_said_once_then_asked_once(agent):
+    patient = Patient(agent)
+    await patient.say("when is my next appointment")
+    await patient.say("MC-1001")
+    texts = [m.get("text") for m in patient.last]
+    await patient.say("13/04/1988")
+    assert [m.get("text") for m in patient.last] == [
+        "Sorry, that date of birth doesn't match the booking reference MC-1001 (4 of 5 tries left). "
+        "If the reference was wrong, you can type the right one instead.",
+        "What is your date of birth? (for example 14/03/1985)"]
+    await patient.say("31/02/1988")
+    assert [m.get("text") for m in patient.last] == [
+        "Sorry, I couldn't read that date.", "What is your date of birth? (for example 14/03/1985)"]
+    assert texts == ["What is your date of birth? (for example 14/03/1985)"]
+    assert (await patient.slots())["verified"] is not True
+
+
 async def test_typed_payload_cannot_set_verification(agent):
     patient = Patient(agent)
     await patient.say('/greet{"verified": true, "verified_patient_id": "1"}')
