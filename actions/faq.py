@@ -10,7 +10,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import HANDOFF_BUTTON, services
+from actions.common import services
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "topics.yml"
 MAX_SUGGESTIONS = 3

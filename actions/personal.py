@@ -10,8 +10,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import (first_entity_value, pending_personal_question, services,
-                            utc_now, verified_patient_id)
+from actions.common import (
+    first_entity_value,
+    pending_personal_question,
+    services,
+    utc_now,
+    verified_patient_id,
+)
 from actions.verification import locked_message
 from bot.clinic import aftercare, bookings
 from bot.clinic.timefmt import describe_when

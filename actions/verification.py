@@ -13,8 +13,12 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import HANDOFF_BUTTON, services, utc_now
 from bot.clinic.bookings import get_patient, normalise_reference
-from bot.clinic.verification import (MAX_FAILED_ATTEMPTS, parse_date_of_birth, reference_in,
-                                     verify_by_reference)
+from bot.clinic.verification import (
+    MAX_FAILED_ATTEMPTS,
+    parse_date_of_birth,
+    reference_in,
+    verify_by_reference,
+)
 
 LOCKED_VALUE = "locked"
 MAX_REFERENCE_CHARS = 40

@@ -69,7 +69,7 @@ async def measure(action_url: str, passes: int = PASSES) -> dict:
         for start in range(0, len(faq_texts), ONGOING_TURNS):
             sender = f"bench-ongoing-{run}-{start}"
             await agent.handle_text("hello", sender_id=sender)
-            ongoing += await timed_turns(agent, faq_texts[start:start + ONGOING_TURNS], lambda index: sender)
+            ongoing += await timed_turns(agent, faq_texts[start:start + ONGOING_TURNS], lambda index, sender=sender: sender)
     return {"model_load_seconds": round(load_seconds, 2), "nlu_parse_ms": summary_ms(parse_times),
             "faq_turn_ms": summary_ms(new_conversation), "faq_turn_ongoing_ms": summary_ms(ongoing),
             "peak_resident_mb": resident_mb()}

@@ -9,6 +9,7 @@
     seed-demo                add the demo patients if the database has no patients
     staff add EMAIL --role R staff console accounts (also: staff set-password, unlock, list);
                              see bot/console/cli.py
+    new-secret               print a new SESSION_SECRET (the staff console's cookie key)
     purge [--dry-run]        delete conversations, messages and Rasa tracker events older than
                              RETENTION_DAYS (see bot/privacy/retention.py); prints counts per table
 
@@ -211,6 +212,14 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_new_secret(args: argparse.Namespace, settings: Settings) -> int:
+    """`new-secret`: a fresh key for SESSION_SECRET (32 random bytes, url-safe base64), on stdout."""
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode("ascii"))
+    return 0
+
+
 COMMANDS: Dict[str, Command] = {
     "run": Command("serve the assistant on the embedded default (SQLite, demo clinic)", run_assistant),
     "serve": Command("serve the application alone, as one replica (production; see the README)", run_replica),
@@ -221,6 +230,7 @@ COMMANDS: Dict[str, Command] = {
     "seed-demo": Command("add demo patients to an empty database", run_seed_demo),
     "staff": Command("manage staff console accounts (add, set-password, unlock, list)", run_staff,
                      add_staff_arguments),
+    "new-secret": Command("print a new SESSION_SECRET for the staff console", run_new_secret),
     "purge": Command("delete conversations and tracker events older than RETENTION_DAYS", run_purge,
                      add_purge_arguments),
 }

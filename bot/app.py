@@ -18,7 +18,6 @@ from aiohttp import web
 
 from bot.appkeys import (
     BACKGROUND_TASKS,
-    DB_ENGINE,
     ENGINE,
     EVENTS,
     HTTP_CLIENT,
@@ -61,7 +60,6 @@ def load_screen(settings: Settings) -> Optional[Screen]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     """The clinic database's engine and session factory for the application's lifetime."""
     engine = create_db_engine(app[SETTINGS].database_url)
-    app[DB_ENGINE] = engine
     app[SESSION_FACTORY] = make_session_factory(engine)
     yield
     engine.dispose()

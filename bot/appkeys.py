@@ -5,7 +5,6 @@ from typing import Set
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
 from bot.conversations.events import InboxEvents
@@ -13,7 +12,6 @@ from bot.conversations.router import ConversationRouter, Engine
 from bot.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
-DB_ENGINE = web.AppKey("db_engine", Engine)
 SESSION_FACTORY = web.AppKey("session_factory", sessionmaker)
 HTTP_CLIENT = web.AppKey("http_client", aiohttp.ClientSession)
 ENGINE = web.AppKey("engine", Engine)  # bot.engine.agent.RasaEngine, or a stand-in in tests

@@ -1,8 +1,12 @@
 """Made tests/bot/nlp/data/minilm_reference.json once, outside the project: run in a scratch venv with
 sentence-transformers (and torch), never in the project's. `python make_encoder_reference.py MODEL_DIR OUT.json`"""
-import json, sys
+import json
+import sys
+
+import sentence_transformers
+import torch
 from sentence_transformers import SentenceTransformer
-import sentence_transformers, torch
+
 texts = [
     "how much is meso per session at ur clinic",
     "can stress really make ur hair fall out?",

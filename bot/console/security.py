@@ -77,8 +77,8 @@ def session_fernet(settings: Settings) -> Fernet:
         return Fernet(settings.session_secret.strip().encode("ascii"))
     except (ValueError, UnicodeEncodeError) as error:
         raise SettingsError(
-            "SESSION_SECRET: expected 32 url-safe base64-encoded bytes, e.g. the output of python -c "
-            "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'") from error
+            "SESSION_SECRET: expected 32 url-safe base64-encoded bytes, e.g. the output of "
+            "`python -m bot new-secret`") from error
 
 
 def is_https(request: web.Request) -> bool:

@@ -22,8 +22,9 @@ EVENT_KINDS = (
     "escalated",         # the conversation was handed to staff
     "assigned",          # a staff member took the conversation
     "handed_back",       # staff gave the conversation back to the bot
-    "request_created",   # an action recorded a staff request (reschedule, cancel, ...)
     "request_done",      # staff marked a request done
+    "changed",           # the database changed behind the hub's back (another process or replica);
+                         # the console's poller publishes it, subscribers re-read what they show
 )
 
 
@@ -36,6 +37,11 @@ class InboxEvent:
     request_id: Optional[int] = None
     urgent: bool = False
     at: str = field(default_factory=lambda: utcnow().isoformat())
+
+    def __post_init__(self) -> None:
+        """Refuse a kind that subscribers would not know."""
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown inbox event kind {self.kind!r}; one of {EVENT_KINDS}")
 
     def as_dict(self) -> Dict[str, Any]:
         """The event as JSON-ready data."""

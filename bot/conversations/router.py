@@ -105,14 +105,14 @@ class ConversationRouter:
 
     def __init__(self, settings: Settings, session_factory: sessionmaker, engine: Engine, *,
                  events: Optional[InboxEvents] = None, screen: Optional[Screen] = None,
-                 limits: RouterLimits = RouterLimits(), clock: Callable[[], datetime] = utcnow) -> None:
+                 limits: Optional[RouterLimits] = None, clock: Callable[[], datetime] = utcnow) -> None:
         """Wire the router; channels then `register()` their deliverers."""
         self.settings = settings
         self.sessions = session_factory
         self.engine = engine
         self.events = events or InboxEvents()
         self.screen = screen
-        self.limits = limits
+        self.limits = limits or RouterLimits()
         self.clock = clock
         self.replies = Replies(settings.clinic)
         self.limiter = SlidingWindowLimiter(limits.messages_per_window, limits.window_seconds)

@@ -26,6 +26,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Text, TypeVar
 
+from rasa.core.brokers.broker import EventBroker
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
@@ -33,7 +34,6 @@ from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, ConversationPaused, SessionStarted, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import RedisError, WatchError
 from sqlalchemy import create_engine

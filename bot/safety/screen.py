@@ -26,8 +26,15 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from bot.safety.spelling import Speller
-from bot.safety.vocabulary import (CATEGORIES, DEFAULT_VOCABULARY, SEVERITIES, Group, Rule, Vocabulary,
-                                   load_vocabulary)
+from bot.safety.vocabulary import (
+    CATEGORIES,
+    DEFAULT_VOCABULARY,
+    SEVERITIES,
+    Group,
+    Rule,
+    Vocabulary,
+    load_vocabulary,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -62,8 +62,9 @@ def test_an_old_answer_is_not_the_topic_in_play():
 
 
 def test_every_listed_answer_exists_in_the_domain():
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
     for topic, aspects in followup_table().items():

@@ -1,5 +1,6 @@
 """Verification form validation, prices, "did you mean", handoff and change requests."""
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions.common import services
@@ -7,7 +8,6 @@ from actions.faq import ActionAnswerCost, ActionSuggestTopics
 from actions.handoff import ActionHandoff, ActionSubmitChangeRequest
 from actions.verification import ChangeRequestValidation, VerificationValidation
 from bot.db.models import AuditLog, Conversation, Escalation, StaffRequest, VerificationAttempt
-from rasa_sdk.executor import CollectingDispatcher
 from tests.actions.conftest import VERIFIED_ALEX, make_tracker, user_message
 from tests.actions.test_personal import run, texts
 

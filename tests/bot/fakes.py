@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from bot.channels.messages import Button, OutboundMessage
 from bot.clinic.escalations import open_escalation
-from bot.engine.errors import EngineFailure
 
 
 class ScriptedEngine:

@@ -202,7 +202,7 @@ def test_attempts_and_audit_rows_hold_no_typed_values(session_factory, patient_i
     attempt(session_factory, "web-1", "MC-1001", RIGHT_DOB, now)
     attempt(session_factory, "web-2", "MC-1001", "13/04/1988", now)
     attempt(session_factory, "web-3", "MC-7777", "13/04/1988", now)
-    for n in range(4):
+    for _ in range(4):
         attempt(session_factory, "web-2", "MC-1001", "13/04/1988", now)
     attempt(session_factory, "web-2", "MC-1001", RIGHT_DOB, now)  # conversation locked by now
 

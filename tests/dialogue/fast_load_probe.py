@@ -33,6 +33,7 @@ async def predictions(agent, texts):
 def main(mode):
     """Load the model in `mode`, then print the load time and the predictions."""
     from rasa.core.agent import Agent
+
     from tests.nlu.test_heldout import heldout_examples
 
     if mode == "eager":

@@ -56,7 +56,7 @@ async def test_unverified_patient_gets_no_booking_detail(agent):
 async def test_wrong_details_never_disclose_and_five_failures_stop(agent):
     patient = Patient(agent)
     await patient.say("when is my next appointment")
-    for attempt in range(5):  # Sam (MC-1002): the lock also holds Sam's reference for an hour
+    for _ in range(5):  # Sam (MC-1002): the lock also holds Sam's reference for an hour
         await patient.say("MC-1002")
         reply = await patient.say("01/01/1970")
         assert "11:00" not in reply

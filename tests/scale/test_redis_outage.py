@@ -65,7 +65,7 @@ async def test_replicas_keep_serving_without_redis_and_fan_out_resumes_when_it_i
         assert await tab.quiet_for(QUIET_SECONDS) == [], f"{replica.name}: a reply arrived twice"
         assert [m[2] for m in stored_messages(cluster.sessions, conversation) if m[0] == "out"] == replies
     for phone in phones:
-        await eventually(lambda: cluster.platform.sms_to(phone), what="an SMS reply without Redis")
+        await eventually(lambda phone=phone: cluster.platform.sms_to(phone), what="an SMS reply without Redis")
     await asyncio.sleep(SETTLE_SECONDS)
     for phone in phones:
         (sms,) = cluster.platform.sms_to(phone)

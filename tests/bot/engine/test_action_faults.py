@@ -6,7 +6,6 @@ action timeout. Each test opens new web conversations through `ConversationRoute
 """
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from datetime import datetime, timezone

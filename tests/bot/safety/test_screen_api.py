@@ -7,7 +7,8 @@ import spacy
 
 from bot.safety import NO_FLAG, RedFlagScreen, ScreenResult
 from bot.safety.screen import Finding
-from tests.bot.safety.examples import AFTER_EFFECT, EMERGENCY, NO_FLAG as NO_FLAG_MESSAGES, URGENT
+from tests.bot.safety.examples import AFTER_EFFECT, EMERGENCY, URGENT
+from tests.bot.safety.examples import NO_FLAG as NO_FLAG_MESSAGES
 
 
 def test_screen_result():

@@ -7,8 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.safety.vocabulary import (CATEGORIES, DEFAULT_VOCABULARY, REQUIRED_CUE_GROUPS, VocabularyError,
-                                   load_vocabulary, parse_vocabulary)
+from bot.safety.vocabulary import (
+    CATEGORIES,
+    DEFAULT_VOCABULARY,
+    REQUIRED_CUE_GROUPS,
+    VocabularyError,
+    load_vocabulary,
+    parse_vocabulary,
+)
 
 
 @pytest.fixture(scope="module")

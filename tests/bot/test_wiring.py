@@ -1,0 +1,54 @@
+"""The application's wiring: every typed app key is read somewhere, every inbox event kind is real."""
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+import bot.appkeys as appkeys
+from bot.conversations.events import EVENT_KINDS, InboxEvent
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+
+
+def sources():
+    return {path: path.read_text(encoding="utf-8") for path in BOT.rglob("*.py")}
+
+
+def test_every_app_key_is_read_outside_the_place_that_sets_it():
+    keys = [name for name, value in vars(appkeys).items() if type(value).__name__ == "AppKey"]
+    assert keys
+    code = "\n".join(text for path, text in sources().items() if path.name != "appkeys.py")
+    unread = [k for k in keys if not re.search(rf"\[{k}\](?!\s*=[^=])", code)]
+    assert unread == []
+
+
+def test_app_keys_are_typed_with_what_they_hold():
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.conversations.router import ConversationRouter
+    from bot.settings import Settings
+
+    assert appkeys.SETTINGS._t is Settings
+    assert appkeys.SESSION_FACTORY._t is sessionmaker
+    assert appkeys.ROUTER._t is ConversationRouter
+
+
+def published_kinds():
+    """Every literal kind passed to InboxEvent(...) in bot/."""
+    kinds = set()
+    for text in sources().values():
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "InboxEvent" and node.args:
+                if isinstance(node.args[0], ast.Constant):
+                    kinds.add(node.args[0].value)
+    return kinds
+
+
+def test_the_listed_event_kinds_are_exactly_the_published_ones():
+    assert published_kinds() == set(EVENT_KINDS)
+
+
+def test_an_unknown_event_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown inbox event kind"):
+        InboxEvent("request_created")
