@@ -18,10 +18,35 @@ from bot.clinic.requests import create_change_request
 REASON_BY_LAST_INTENT = {"request_human": "asked_for_person", "nlu_fallback": "fallback"}
 
 
+# A request for a person while a booking change is under way (the form, or the patient's wishes
+# just recorded) is about that change.
+BOOKING_CHANGE_INTENTS = ("request_reschedule", "request_cancel")
+BOOKING_CHANGE_FORM = "change_request_form"
+
+
+def is_about_a_booking_change(tracker: Tracker) -> bool:
+    """True while the change-request form runs, or when the patient's last intent before was a change."""
+    if (tracker.active_loop or {}).get("name") == BOOKING_CHANGE_FORM or tracker.get_slot("change_kind"):
+        return True
+    intents = [(e.get("parse_data") or {}).get("intent", {}).get("name") for e in tracker.events
+               if e.get("event") == "user"]
+    earlier = [i for i in intents[:-1] if i]
+    return bool(earlier) and earlier[-1] in BOOKING_CHANGE_INTENTS
+
+
 def handoff_reason(tracker: Tracker) -> Text:
-    """The escalation reason: "fallback" when it follows the bot's "did you mean" offers."""
+    """Why the conversation reaches staff, from what was happening when the patient asked.
+
+    "fallback" after the bot's "did you mean" offers; "verification_locked" once identity checks
+    stopped for this conversation (staff then know to confirm identity another way);
+    "booking_change" during a reschedule or cancellation; otherwise by the latest intent.
+    """
     if previous_bot_action(tracker) == ActionSuggestTopics().name():
         return "fallback"
+    if tracker.get_slot("verification_locked") is True:
+        return "verification_locked"
+    if is_about_a_booking_change(tracker):
+        return "booking_change"
     return REASON_BY_LAST_INTENT.get((tracker.latest_message.get("intent") or {}).get("name"), "asked_for_person")
 
 

@@ -381,6 +381,11 @@ class ConversationRouter:
                                     summary="Taken over by staff from the conversation list.",
                                     priority="normal", status="waiting", created_at=now)
             session.add(escalation)
+            session.flush()
+            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="escalation_opened",
+                         subject_type="conversation", subject_id=conversation.id,
+                         detail={"reason": escalation.reason, "priority": escalation.priority,
+                                 "by": "staff_take_over"}, now=now)
         changed = escalation.assigned_to != staff_user_id
         escalation.assigned_to, escalation.status = staff_user_id, "assigned"
         session.flush()

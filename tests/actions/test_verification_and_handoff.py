@@ -255,3 +255,22 @@ async def test_handoff_after_the_second_miss_is_recorded_as_a_fallback(clinic):
     await run(ActionHandoff(), tracker)
     with clinic.begin() as session:
         assert session.execute(select(Escalation.reason)).scalar_one() == "fallback"
+
+
+@pytest.mark.parametrize("slots, active_loop, earlier_intent, reason", [
+    ({"verification_locked": True}, None, None, "verification_locked"),
+    ({}, {"name": "change_request_form"}, None, "booking_change"),
+    ({"change_kind": "cancel"}, None, None, "booking_change"),
+    ({}, None, "request_reschedule", "booking_change"),
+    ({}, None, "faq", "asked_for_person"),
+])
+async def test_the_escalation_reason_says_what_the_patient_was_doing(clinic, slots, active_loop, earlier_intent,
+                                                                     reason):
+    events = []
+    if earlier_intent:
+        events = [{"event": "user", "text": "earlier", "parse_data": user_message("earlier", earlier_intent)}]
+    tracker = make_tracker(user_message("can I talk to someone", "request_human"), slots, events=events,
+                           active_loop=active_loop)
+    await run(ActionHandoff(), tracker)
+    with clinic.begin() as session:
+        assert session.execute(select(Escalation.reason)).scalar_one() == reason

@@ -146,6 +146,19 @@ async def test_handoff_silences_the_bot_until_staff_hand_back(router, engine, de
         assert {"escalation_opened", "assign", "reply", "hand_back"} <= set(actions)
 
 
+async def test_taking_over_a_bot_conversation_opens_an_escalation_with_its_audit_row(router, session_factory,
+                                                                                   staff_id):
+    await router.receive(message("how long does a session take"))
+    conversation, _ = transcript(session_factory)
+    await router.take_over(conversation.id, staff_user_id=staff_id)
+    with session_factory() as session:
+        escalation = session.execute(select(Escalation)).scalar_one()
+        assert (escalation.status, escalation.assigned_to) == ("assigned", staff_id)
+        opened = session.execute(select(AuditLog).where(AuditLog.action == "escalation_opened")).scalar_one()
+        assert (opened.actor_type, opened.actor_id, opened.subject_id) == ("staff", str(staff_id),
+                                                                          str(conversation.id))
+
+
 async def test_red_flag_gets_urgent_guidance_and_an_urgent_escalation_even_when_staff_own_it(
         router, engine, deliverers, session_factory):
     await router.receive(message("a person please"))
