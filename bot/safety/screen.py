@@ -51,7 +51,6 @@ _SENTENCE_PUNCT = set(".!?;\u2026")
 _LIST_FILLERS = frozenset({"a", "an", "any", "other", "even", "some", "the", "my"})
 _BE_FORMS = frozenset({"is", "are", "am", "was", "were", "'s", "'re", "'m", "s", "re", "m", "be", "been"})
 _FUTURE_STARTS = frozenset({"will", "would", "could", "might", "may", "shall", "can"})
-_RECURRED = frozenset({"again", "back", "restarted", "returned", "worse"})
 
 
 @dataclass(frozen=True)
@@ -436,7 +435,7 @@ class RedFlagScreen:
                    for spans in msg.starts.values() for s in spans):
                 continue  # "dizzy earlier but the bleeding has stopped": about something else
             rest = [i for i in range(resolved.end, msg.n) if msg.clause_id[i] == clause + 1]
-            if any(msg.lower[i] in _RECURRED for i in rest) or any(
+            if any(msg.lower[i] in self._cue_terms["recurred"] for i in rest) or any(
                     s.start in rest for s in msg.spans("worse")):
                 continue  # "... but it stopped and then started again"
             return True
@@ -449,7 +448,7 @@ class RedFlagScreen:
                 continue
             after = span.end <= resolved.start and resolved.start - span.end <= window
             before = resolved.end <= span.start and span.start - resolved.end <= 1 \
-                and msg.lower[resolved.start] in ("stopped", "has", "had", "finally")
+                and msg.lower[resolved.start] in self._cue_terms["resolved_before"]
             if not (after or before):
                 continue
             # "hasn't gone down": a negation right before the "gone down" undoes it
@@ -509,7 +508,7 @@ class RedFlagScreen:
         if reports:
             return True
         before = anchor.start - 1
-        while before >= 0 and msg.lower[before] in ("very", "really", "so", "much", "little", "bit"):
+        while before >= 0 and msg.lower[before] in self._cue_terms["intensifier"]:
             before -= 1
         if before >= 0 and msg.lower[before] in self._cue_terms["determiner"]:
             # "the bleeding", "this rash": a particular one, so a report; but not in questions such as

@@ -22,7 +22,7 @@ MATCH_ATTRS = ("lemma", "lower")
 SCOPES = ("clause", "sentence", "message")
 # Cue groups the screen itself reads; every vocabulary must define them.
 REQUIRED_CUE_GROUPS = ("pseudo_negation", "ignore", "hypothetical", "conditional", "history", "possibility",
-                       "report", "now", "resolved", "determiner")
+                       "report", "now", "resolved", "determiner", "resolved_before", "recurred", "intensifier")
 
 
 class VocabularyError(ValueError):

@@ -100,3 +100,17 @@ def test_a_key_given_twice_fails_loudly(tmp_path):
                        encoding="utf-8")
     with pytest.raises(VocabularyError, match="'fever' is given twice"):
         load_vocabulary(doubled)
+
+
+def test_the_screens_own_word_lists_come_from_the_reviewed_file(nlp, raw, tmp_path):
+    """Recurrence, resolution and intensifier words live in redflags.yml, not in Python: editing
+    the file changes what the screen decides."""
+    from bot.safety.screen import RedFlagScreen
+
+    assert {"resolved_before", "recurred", "intensifier"} <= set(REQUIRED_CUE_GROUPS)
+    message = "my scalp was bleeding a lot but it stopped, then it started again"
+    edited = dict(raw, groups={**raw["groups"], "recurred": {**raw["groups"]["recurred"], "terms": ["zzz"]}})
+    path = tmp_path / "redflags.yml"
+    path.write_text(yaml.safe_dump(edited), encoding="utf-8")
+    assert RedFlagScreen.load(nlp).check(message).kind == "urgent"
+    assert RedFlagScreen.load(nlp, path).check(message).kind is None
