@@ -60,7 +60,7 @@ class ActionRequestDataDeletion(Action):
         now, clinic = utc_now(), services().settings.clinic
         with services().session_factory.begin() as session:
             _, created = request_data_deletion(
-                session, patient_id=patient_id, conversation_id=tracker.sender_id,
+                session, patient_id=patient_id, sender_key=tracker.sender_id,
                 wishes=deletion_asked_in_words(tracker), now=now)
         if created:
             text = (f"I've passed your request to delete your data to the clinic team. {WHAT_HAPPENS} "

@@ -91,7 +91,7 @@ class ActionSubmitChangeRequest(Action):
         kind = tracker.get_slot("change_kind") or "reschedule"
         now, clinic = utc_now(), services().settings.clinic
         with services().session_factory.begin() as session:
-            create_change_request(session, kind=kind, patient_id=patient_id, conversation_id=tracker.sender_id,
+            create_change_request(session, kind=kind, patient_id=patient_id, sender_key=tracker.sender_id,
                                   wishes=tracker.get_slot("change_details") or "", now=now)
         what = "cancellation" if kind == "cancel" else "request to move your session"
         dispatcher.utter_message(

@@ -30,7 +30,6 @@ from bot.clinic.bookings import (
     past_sessions,
     upcoming_sessions,
 )
-from bot.clinic.escalations import split_sender_key
 from bot.db.models import (
     Appointment,
     AuditLog,
@@ -289,21 +288,12 @@ def list_inbox(session: Session, *, status: str = "open",
 
 # ---- staff requests -------------------------------------------------------------------------
 
-def _conversation_ids_by_sender(session: Session, sender_keys: Iterable[str]) -> Dict[str, Tuple[int, str]]:
-    """Sender key -> (conversation id, channel) for the stored conversations among `sender_keys`."""
-    found: Dict[str, Tuple[int, str]] = {}
-    by_channel: Dict[str, Dict[str, str]] = {}
-    for key in set(sender_keys):
-        channel, external = split_sender_key(key)
-        by_channel.setdefault(channel, {})[external] = key
-    for channel, externals in by_channel.items():
-        rows = session.execute(
-            select(Conversation.id, Conversation.external_id)
-            .where(Conversation.channel == channel, Conversation.external_id.in_(list(externals)))
-        )
-        for conversation_id, external in rows:
-            found[externals[external]] = (conversation_id, channel)
-    return found
+def _channels_of(session: Session, conversation_ids: Iterable[Optional[int]]) -> Dict[int, str]:
+    """Conversation id -> channel for the stored conversations among `conversation_ids`."""
+    ids = sorted({i for i in conversation_ids if i is not None})
+    if not ids:
+        return {}
+    return dict(session.execute(select(Conversation.id, Conversation.channel).where(Conversation.id.in_(ids))).all())
 
 
 def _request_items(session: Session, requests: Sequence[StaffRequest]) -> List[RequestItem]:
@@ -313,12 +303,12 @@ def _request_items(session: Session, requests: Sequence[StaffRequest]) -> List[R
     starts = dict(session.execute(
         select(Appointment.id, Appointment.starts_at).where(Appointment.id.in_(appointment_ids))
     ).all()) if appointment_ids else {}
-    conversations = _conversation_ids_by_sender(session, (r.conversation_id for r in requests))
+    channels = _channels_of(session, (r.conversation_id for r in requests))
     items = []
     for request in requests:
         name, ref = patients.get(request.patient_id, (None, None))
-        conversation_id, channel = conversations.get(request.conversation_id,
-                                                     (None, split_sender_key(request.conversation_id)[0]))
+        conversation_id = request.conversation_id if request.conversation_id in channels else None
+        channel = channels.get(request.conversation_id, "web")
         items.append(RequestItem(
             id=request.id, kind=request.kind, wishes=request.wishes or "", status=request.status,
             created_at=request.created_at, done_at=request.done_at, patient_id=request.patient_id,
@@ -341,7 +331,7 @@ def list_requests(session: Session, status: str = "open", limit: int = INBOX_LIM
 def requests_of_conversation(session: Session, conversation: ConversationView) -> List[RequestItem]:
     """The staff requests made in this conversation, open ones first, newest first."""
     requests = list(session.execute(
-        select(StaffRequest).where(StaffRequest.conversation_id == conversation.sender_key)
+        select(StaffRequest).where(StaffRequest.conversation_id == conversation.id)
         .order_by(case((StaffRequest.status == "open", 0), else_=1), StaffRequest.created_at.desc())
         .limit(50)
     ).scalars())

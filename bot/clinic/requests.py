@@ -28,11 +28,14 @@ def create_change_request(
     *,
     kind: str,
     patient_id: Optional[int],
-    conversation_id: str,
+    sender_key: str,
     wishes: str,
     now: datetime,
 ) -> StaffRequest:
-    """Record a request for staff; reschedule/cancel get the patient's next booked session attached."""
+    """Record a request for staff; reschedule/cancel get the patient's next booked session attached.
+
+    `sender_key` is Rasa's "<channel>:<id>" of the conversation the request came from.
+    """
     if kind not in REQUEST_KINDS:
         raise ValueError(f"kind must be one of {REQUEST_KINDS}, not {kind!r}")
     appointment_id = None
@@ -43,7 +46,7 @@ def create_change_request(
         kind=kind,
         patient_id=patient_id,
         appointment_id=appointment_id,
-        conversation_id=conversation_id,
+        conversation_id=get_or_create_conversation(session, sender_key, now, patient_id).id,
         wishes=(wishes or "").strip()[:MAX_WISHES_CHARS],
         status="open",
         created_at=now,
@@ -68,7 +71,7 @@ def request_data_deletion(
     session: Session,
     *,
     patient_id: int,
-    conversation_id: str,
+    sender_key: str,
     wishes: str,
     now: datetime,
 ) -> Tuple[StaffRequest, bool]:
@@ -79,7 +82,7 @@ def request_data_deletion(
     the asking conversation is linked to the patient (if it is not linked yet), so the erasure, which
     takes every conversation linked to the patient, covers each conversation the patient asked from.
     """
-    get_or_create_conversation(session, conversation_id, now, patient_id)
+    get_or_create_conversation(session, sender_key, now, patient_id)
     existing = session.execute(
         select(StaffRequest)
         .where(StaffRequest.kind == "delete_data", StaffRequest.patient_id == patient_id,
@@ -90,7 +93,7 @@ def request_data_deletion(
     if existing is not None:
         return existing, False
     request = create_change_request(session, kind="delete_data", patient_id=patient_id,
-                                    conversation_id=conversation_id, wishes=wishes, now=now)
+                                    sender_key=sender_key, wishes=wishes, now=now)
     return request, True
 
 

@@ -34,6 +34,7 @@ from bot.clinic.bookings import (  # noqa: F401  (normalise_reference is part of
     normalise_phone,
     normalise_reference,
 )
+from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import Patient, VerificationAttempt
 
 logger = logging.getLogger(__name__)
@@ -176,7 +177,7 @@ def _count_mismatches(session: Session, *conditions) -> int:
     return session.execute(query).scalar_one()
 
 
-def _is_locked(session: Session, conversation_id: str, patient_id: Optional[int], now: datetime) -> bool:
+def _is_locked(session: Session, conversation_id: int, patient_id: Optional[int], now: datetime) -> bool:
     """True when the conversation, or the patient within the last hour, has used up its attempts."""
     in_conversation = _count_mismatches(session, VerificationAttempt.conversation_id == conversation_id)
     if in_conversation >= MAX_FAILED_ATTEMPTS:
@@ -192,9 +193,14 @@ def _is_locked(session: Session, conversation_id: str, patient_id: Optional[int]
 
 
 def verify_by_reference(
-    session: Session, conversation_id: str, reference_text: str, dob_text: str, now: datetime
+    session: Session, sender_key: str, reference_text: str, dob_text: str, now: datetime
 ) -> VerificationResult:
-    """Check a clinic reference and date of birth; record the attempt and an audit row."""
+    """Check a clinic reference and date of birth; record the attempt and an audit row.
+
+    `sender_key` is Rasa's "<channel>:<id>" of the conversation the patient writes in (its row is
+    created if this is the first thing stored about it); attempts are counted per conversation.
+    """
+    conversation_id = get_or_create_conversation(session, sender_key, now).id
     patient = find_patient_by_ref(session, reference_text)
     patient_id = patient.id if patient else None
     if _is_locked(session, conversation_id, patient_id, now):

@@ -173,7 +173,8 @@ class VerificationAttempt(Base):
     __tablename__ = "verification_attempts"
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(128), nullable=False, index=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
+                             index=True)
     patient_id = Column(Integer, ForeignKey("patients.id", ondelete="SET NULL"), nullable=True, index=True)
     succeeded = Column(Boolean, nullable=False)
     # "mismatch" attempts count towards the lock; "locked" ones are refused without comparing.
@@ -228,7 +229,8 @@ class StaffRequest(Base):
     kind = Column(String(16), nullable=False)
     patient_id = Column(Integer, ForeignKey("patients.id", ondelete="SET NULL"), nullable=True, index=True)
     appointment_id = Column(Integer, ForeignKey("appointments.id", ondelete="SET NULL"), nullable=True)
-    conversation_id = Column(String(128), nullable=False)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True,
+                             index=True)
     wishes = Column(Text, nullable=False, default="")
     status = Column(String(8), nullable=False, default="open")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)

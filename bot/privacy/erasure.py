@@ -28,7 +28,6 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.clinic import audit
-from bot.clinic.escalations import split_sender_key
 from bot.clinic.requests import mark_request_done
 from bot.db.models import (
     Conversation,
@@ -81,8 +80,7 @@ def _request(session: Session, request_id: int, lock: bool = False) -> StaffRequ
 
 def _conversations(session: Session, request: StaffRequest) -> List[Tuple[int, str]]:
     """(id, sender key) of the patient's conversations and of the request's own conversation."""
-    channel, external = split_sender_key(request.conversation_id)
-    condition = and_(Conversation.channel == channel, Conversation.external_id == external)
+    condition = Conversation.id == request.conversation_id
     if request.patient_id is not None:
         condition = or_(condition, Conversation.patient_id == request.patient_id)
     rows = session.execute(select(Conversation.id, Conversation.channel, Conversation.external_id)
@@ -90,17 +88,17 @@ def _conversations(session: Session, request: StaffRequest) -> List[Tuple[int, s
     return [(conversation_id, f"{ch}:{ext}") for conversation_id, ch, ext in rows]
 
 
-def _attempts_condition(patient_id: Optional[int], sender_keys: Sequence[str]):
+def _attempts_condition(patient_id: Optional[int], conversation_ids: Sequence[int]):
     """Identity-check attempts of the patient, or made in these conversations."""
-    condition = VerificationAttempt.conversation_id.in_(list(sender_keys))
+    condition = VerificationAttempt.conversation_id.in_(list(conversation_ids))
     if patient_id is not None:
         condition = or_(condition, VerificationAttempt.patient_id == patient_id)
     return condition
 
 
-def _requests_to_clear(request: StaffRequest, sender_keys: Sequence[str]):
+def _requests_to_clear(request: StaffRequest, conversation_ids: Sequence[int]):
     """This request, and the done requests of the patient or of these conversations."""
-    mine = StaffRequest.conversation_id.in_(list(sender_keys))
+    mine = StaffRequest.conversation_id.in_(list(conversation_ids))
     if request.patient_id is not None:
         mine = or_(mine, StaffRequest.patient_id == request.patient_id)
     return or_(StaffRequest.id == request.id, and_(StaffRequest.status == "done", mine))
@@ -116,7 +114,7 @@ def plan_erasure(session: Session, request_id: int) -> ErasurePlan:
     request = _request(session, request_id)
     found = _conversations(session, request)
     ids = [conversation_id for conversation_id, _ in found]
-    keys = sorted({key for _, key in found} | {request.conversation_id})
+    keys = sorted({key for _, key in found})
     counts = dict.fromkeys(ERASURE_COUNTS, 0)
     counts["conversations"] = len(ids)
     open_escalations = 0
@@ -129,8 +127,8 @@ def plan_erasure(session: Session, request_id: int) -> ErasurePlan:
     if has_events_table(session):
         counts["events"] = count_events_of(session, keys)
     counts["verification_attempts"] = _count(session, VerificationAttempt,
-                                             _attempts_condition(request.patient_id, keys))
-    counts["staff_requests_cleared"] = _count(session, StaffRequest, _requests_to_clear(request, keys))
+                                             _attempts_condition(request.patient_id, ids))
+    counts["staff_requests_cleared"] = _count(session, StaffRequest, _requests_to_clear(request, ids))
     return ErasurePlan(request_id=request.id, patient_id=request.patient_id, conversation_ids=tuple(ids),
                        sender_keys=tuple(keys), counts=counts, open_escalations=open_escalations)
 
@@ -148,19 +146,21 @@ def erase_conversations(session: Session, request_id: int, *, staff_user_id: int
     request = _request(session, request_id, lock=True)
     found = _conversations(session, request)
     ids = [conversation_id for conversation_id, _ in found]
-    keys = sorted({key for _, key in found} | {request.conversation_id})
+    keys = sorted({key for _, key in found})
     counts = dict.fromkeys(ERASURE_COUNTS, 0)
+    # Attempts and requests first: deleting a conversation cascades to its attempts and unlinks its
+    # requests, so afterwards neither could be counted or found by conversation.
+    counts["verification_attempts"] = session.execute(
+        VerificationAttempt.__table__.delete().where(_attempts_condition(request.patient_id, ids))
+    ).rowcount or 0
+    counts["staff_requests_cleared"] = session.execute(
+        update(StaffRequest).where(_requests_to_clear(request, ids)).values(wishes="")
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0
     counts.update(delete_conversations(session, ids))
     if has_events_table(session):
         counts["events"] = delete_events_of(session, keys)
-    counts["verification_attempts"] = session.execute(
-        VerificationAttempt.__table__.delete().where(_attempts_condition(request.patient_id, keys))
-    ).rowcount or 0
-    counts["staff_requests_cleared"] = session.execute(
-        update(StaffRequest).where(_requests_to_clear(request, keys)).values(wishes="")
-        .execution_options(synchronize_session=False)
-    ).rowcount or 0
-    session.expire(request, ["wishes"])
+    session.expire(request, ["wishes", "conversation_id"])
     mark_request_done(session, request.id, staff_user_id, now)
     audit.record(session, actor_type="staff", actor_id=staff_user_id, action="data_erased",
                  subject_type="patient" if request.patient_id is not None else "staff_request",

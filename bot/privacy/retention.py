@@ -29,11 +29,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Dict, List, Set, Tuple
 
-from sqlalchemy import and_, delete, func, or_, select, true
+from sqlalchemy import and_, delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from bot.clinic import audit
-from bot.clinic.escalations import split_sender_key
 from bot.db.models import (
     Conversation,
     Escalation,
@@ -82,19 +81,11 @@ def cutoff_for(now: datetime, retention_days: int) -> datetime:
 
 def _protected(session: Session) -> Tuple[Set[int], Set[str]]:
     """Conversations kept whole: ids and sender keys of those with an open escalation or open request."""
-    request_keys = set(session.execute(
-        select(StaffRequest.conversation_id).where(StaffRequest.status == "open")).scalars())
     ids = set(session.execute(
         select(Escalation.conversation_id).where(Escalation.status.in_(OPEN_ESCALATION_STATUSES))).scalars())
-    by_channel: Dict[str, List[str]] = {}
-    for key in request_keys:
-        channel, external = split_sender_key(key)
-        by_channel.setdefault(channel, []).append(external)
-    for channel, externals in by_channel.items():
-        for batch in chunks(externals):
-            ids.update(session.execute(select(Conversation.id).where(
-                Conversation.channel == channel, Conversation.external_id.in_(batch))).scalars())
-    keys = set(request_keys)
+    ids.update(i for i in session.execute(
+        select(StaffRequest.conversation_id).where(StaffRequest.status == "open")).scalars() if i is not None)
+    keys: Set[str] = set()
     for batch in chunks(sorted(ids)):
         keys.update(f"{channel}:{external}" for channel, external in session.execute(
             select(Conversation.channel, Conversation.external_id).where(Conversation.id.in_(batch))))
@@ -129,6 +120,11 @@ def delete_conversations(session: Session, conversation_ids: List[int]) -> Dict[
             counts[table] += session.execute(
                 delete(model).where(model.conversation_id.in_(batch)).execution_options(
                     synchronize_session=False)).rowcount or 0
+        # What ON DELETE does where the pragma is off: attempts go, requests lose the link.
+        session.execute(delete(VerificationAttempt).where(VerificationAttempt.conversation_id.in_(batch))
+                        .execution_options(synchronize_session=False))
+        session.execute(update(StaffRequest).where(StaffRequest.conversation_id.in_(batch))
+                        .values(conversation_id=None).execution_options(synchronize_session=False))
         counts["conversations"] += session.execute(
             delete(Conversation).where(Conversation.id.in_(batch)).execution_options(
                 synchronize_session=False)).rowcount or 0
@@ -148,9 +144,12 @@ def purge_expired(session: Session, *, now: datetime, retention_days: int,
     old = _old_conversations(session, cutoff)
     doomed = [(cid, key) for cid, key in old if cid not in protected_ids and key not in protected_keys]
     counts = dict.fromkeys(PURGED_TABLES, 0)
+    quiet = dict(synchronize_session=False)
+    # Old identity checks first, so those of the conversations deleted next are counted too.
+    counts["verification_attempts"] += session.execute(delete(VerificationAttempt).where(
+        VerificationAttempt.attempted_at < cutoff).execution_options(**quiet)).rowcount or 0
     for table, count in delete_conversations(session, [cid for cid, _ in doomed]).items():
         counts[table] += count
-    quiet = dict(synchronize_session=False)
     # Old rows in the conversations that stay (not in those kept whole).
     counts["messages"] += session.execute(delete(Message).where(
         Message.created_at < cutoff, _not_in(Message.conversation_id, protected_ids)
@@ -173,8 +172,6 @@ def purge_expired(session: Session, *, now: datetime, retention_days: int,
         or_(StaffRequest.done_at < cutoff,
             and_(StaffRequest.done_at.is_(None), StaffRequest.created_at < cutoff)),
     ).execution_options(**quiet)).rowcount or 0
-    counts["verification_attempts"] += session.execute(delete(VerificationAttempt).where(
-        VerificationAttempt.attempted_at < cutoff).execution_options(**quiet)).rowcount or 0
     counts["inbound_receipts"] += session.execute(delete(InboundReceipt).where(
         InboundReceipt.received_at < cutoff).execution_options(**quiet)).rowcount or 0
     report = PurgeReport(cutoff=cutoff, counts=counts, kept_open=len(old) - len(doomed),

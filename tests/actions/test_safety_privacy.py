@@ -34,8 +34,11 @@ def after_the_form(asked="delete my data", slots=None, sender_id=SENDER):
 
 
 def delete_requests(session_factory):
+    """(kind, patient, the conversation's sender key, status, session, wishes) of each request."""
     with session_factory.begin() as session:
-        return [(r.kind, r.patient_id, r.conversation_id, r.status, r.appointment_id, r.wishes)
+        senders = {cid: f"{channel}:{external}" for cid, channel, external in session.execute(
+            select(Conversation.id, Conversation.channel, Conversation.external_id))}
+        return [(r.kind, r.patient_id, senders.get(r.conversation_id), r.status, r.appointment_id, r.wishes)
                 for r in session.execute(select(StaffRequest).order_by(StaffRequest.id)).scalars()]
 
 

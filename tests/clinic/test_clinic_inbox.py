@@ -127,8 +127,8 @@ def test_requests_are_linked_to_their_conversation_and_session(session_factory, 
         appointment = rows.appointment(session, course, session_at)
         conv = conversation(session, "whatsapp", "+447700900123", patient_id=patient.id)
         linked = StaffRequest(kind="reschedule", patient_id=patient.id, appointment_id=appointment.id,
-                              conversation_id="whatsapp:+447700900123", wishes="Mornings", created_at=NOW)
-        orphan = StaffRequest(kind="delete_data", conversation_id="legacy-sender", wishes="", created_at=NOW)
+                              conversation_id=conv.id, wishes="Mornings", created_at=NOW)
+        orphan = StaffRequest(kind="delete_data", conversation_id=None, wishes="", created_at=NOW)
         session.add_all([linked, orphan])
     with session_factory() as session:
         items = {item.kind: item for item in inbox.list_requests(session)}
@@ -178,7 +178,7 @@ def test_the_change_marker_moves_on_changes_but_not_on_reads(session_factory, st
     steps = [
         lambda s: escalate(s, conv, 1),
         lambda s: message(s, conv, "patient", 0),
-        lambda s: s.add(StaffRequest(kind="cancel", conversation_id="web:x", wishes="", created_at=NOW)),
+        lambda s: s.add(StaffRequest(kind="cancel", conversation_id=conv.id, wishes="", created_at=NOW)),
         lambda s: audit.record(s, actor_type="staff", actor_id=staff_id, action="assign", now=NOW),
     ]
     markers = [before]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from bot.clinic import audit
 from bot.clinic.requests import create_change_request, mark_request_done, open_requests
-from bot.db.models import AuditLog, StaffUser
+from bot.db.models import AuditLog, Conversation, StaffUser
 
 NOW = "2026-11-18 12:00:00"
 
@@ -29,13 +29,15 @@ def test_reschedule_request_is_attached_to_the_next_session(session_factory, ale
     patient_id, next_id = alex
     now = frozen_now(NOW)
     with session_factory.begin() as session:
-        request = create_change_request(session, kind="reschedule", patient_id=patient_id, conversation_id="web-1",
+        request = create_change_request(session, kind="reschedule", patient_id=patient_id, sender_key="web-1",
                                         wishes="  Any weekday morning next week  ", now=now)
         request_id = request.id
     with session_factory.begin() as session:
         [waiting] = open_requests(session)
         assert (waiting.id, waiting.kind, waiting.status, waiting.appointment_id) == (request_id, "reschedule", "open", next_id)
-        assert (waiting.wishes, waiting.conversation_id, waiting.created_at) == ("Any weekday morning next week", "web-1", now)
+        conversation = session.get(Conversation, waiting.conversation_id)
+        assert (waiting.wishes, waiting.created_at) == ("Any weekday morning next week", now)
+        assert (conversation.channel, conversation.external_id, conversation.patient_id) == ("web", "web-1", patient_id)
         entry = session.execute(select(AuditLog)).scalar_one()
         assert (entry.actor_type, entry.action, entry.subject_type, entry.subject_id) == (
             "patient", "staff_request_created", "staff_request", str(request_id),
@@ -46,7 +48,7 @@ def test_reschedule_request_is_attached_to_the_next_session(session_factory, ale
 def test_delete_data_request_has_no_appointment(session_factory, alex) -> None:
     patient_id, _ = alex
     with session_factory.begin() as session:
-        request = create_change_request(session, kind="delete_data", patient_id=patient_id, conversation_id="web-1",
+        request = create_change_request(session, kind="delete_data", patient_id=patient_id, sender_key="web-1",
                                         wishes="", now=frozen_now(NOW))
         assert request.appointment_id is None
 
@@ -54,14 +56,14 @@ def test_delete_data_request_has_no_appointment(session_factory, alex) -> None:
 def test_cancel_without_a_booked_session(session_factory, rows) -> None:
     with session_factory.begin() as session:
         patient_id = rows.patient(session).id
-        request = create_change_request(session, kind="cancel", patient_id=patient_id, conversation_id="sms-1",
+        request = create_change_request(session, kind="cancel", patient_id=patient_id, sender_key="sms-1",
                                         wishes="cancel everything", now=frozen_now(NOW))
         assert (request.kind, request.appointment_id) == ("cancel", None)
 
 
 def test_unknown_kind_is_refused(session_factory) -> None:
     with session_factory.begin() as session, pytest.raises(ValueError):
-        create_change_request(session, kind="upgrade", patient_id=None, conversation_id="web-1", wishes="",
+        create_change_request(session, kind="upgrade", patient_id=None, sender_key="web-1", wishes="",
                               now=frozen_now(NOW))
 
 
@@ -72,7 +74,7 @@ def test_marking_done(session_factory, alex) -> None:
     with session_factory.begin() as session:
         staff = StaffUser(email="reception@clinic.example", password_hash="x", role="staff")
         session.add(staff)
-        request = create_change_request(session, kind="cancel", patient_id=patient_id, conversation_id="web-1",
+        request = create_change_request(session, kind="cancel", patient_id=patient_id, sender_key="web-1",
                                         wishes="", now=now)
         session.flush()
         staff_id, request_id = staff.id, request.id

@@ -123,3 +123,43 @@ def test_clinic_package_imports_no_rasa_or_aiohttp() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_migration_0003_turns_sender_keys_into_conversation_ids(any_db_url) -> None:
+    """A database at 0002 with rows keyed by "<channel>:<id>" strings keeps every row, now linked."""
+    from sqlalchemy import text
+
+    config = alembic_config(any_db_url)
+    command.upgrade(config, "0002")
+    engine = create_db_engine(any_db_url)
+    at = "2026-11-01 10:00:00"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO conversations (channel, external_id, owner, created_at) "
+                                    "VALUES ('sms', '+447700900123', 'bot', :at)"), {"at": at})
+            for key, outcome in (("sms:+447700900123", "mismatch"), ("web:tab-1", "verified"),
+                                 ("legacy-sender", "mismatch")):
+                connection.execute(text("INSERT INTO verification_attempts (conversation_id, succeeded, outcome, "
+                                        "attempted_at) VALUES (:key, :ok, :outcome, :at)"),
+                                   {"key": key, "ok": outcome == "verified", "outcome": outcome, "at": at})
+            connection.execute(text("INSERT INTO staff_requests (kind, conversation_id, wishes, status, created_at) "
+                                    "VALUES ('cancel', 'sms:+447700900123', 'Tuesday', 'open', :at)"), {"at": at})
+        command.upgrade(config, "head")
+        with engine.connect() as connection:
+            senders = dict(connection.execute(text(
+                "SELECT id, channel || ':' || external_id FROM conversations")).all())
+            attempts = connection.execute(text(
+                "SELECT conversation_id, outcome FROM verification_attempts ORDER BY id")).all()
+            requests = connection.execute(text("SELECT conversation_id, wishes FROM staff_requests")).all()
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+        assert [(senders[c], o) for c, o in attempts] == [
+            ("sms:+447700900123", "mismatch"), ("web:tab-1", "verified"), ("web:legacy-sender", "mismatch")]
+        assert [(senders[c], w) for c, w in requests] == [("sms:+447700900123", "Tuesday")]
+        assert len(senders) == 3  # the existing SMS conversation was reused, two were created
+        command.downgrade(config, "0002")
+        with engine.connect() as connection:
+            keys = connection.execute(text("SELECT conversation_id FROM verification_attempts ORDER BY id")).scalars()
+            assert list(keys) == ["sms:+447700900123", "web:tab-1", "web:legacy-sender"]
+    finally:
+        engine.dispose()

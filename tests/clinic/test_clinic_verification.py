@@ -16,7 +16,7 @@ from bot.clinic.verification import (
     reference_in,
     verify_by_reference,
 )
-from bot.db.models import AuditLog, VerificationAttempt
+from bot.db.models import AuditLog, Conversation, VerificationAttempt
 
 TODAY = date(2026, 11, 18)
 NOW = "2026-11-18 12:00:00"
@@ -209,7 +209,8 @@ def test_attempts_and_audit_rows_hold_no_typed_values(session_factory, patient_i
     with session_factory.begin() as session:
         attempts = session.execute(select(VerificationAttempt).order_by(VerificationAttempt.id)).scalars().all()
         audits = session.execute(select(AuditLog).order_by(AuditLog.id)).scalars().all()
-        assert [(a.conversation_id, a.patient_id, a.succeeded, a.outcome) for a in attempts[:3]] == [
+        senders = dict(session.execute(select(Conversation.id, Conversation.external_id)).all())
+        assert [(senders[a.conversation_id], a.patient_id, a.succeeded, a.outcome) for a in attempts[:3]] == [
             ("web-1", patient_id, True, "verified"),
             ("web-2", patient_id, False, "mismatch"),
             ("web-3", None, False, "mismatch"),

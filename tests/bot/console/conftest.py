@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 
 from bot.channels.messages import OutboundMessage
 from bot.clinic import staff as staff_accounts
+from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import Conversation, Escalation, Message, StaffRequest
 from bot.settings import Settings
 
@@ -200,8 +201,9 @@ class Rows:
     def request(self, sender_key: str, kind: str = "reschedule", wishes: str = "Friday afternoon please",
                 patient_id: Optional[int] = None, appointment_id: Optional[int] = None) -> int:
         with self.factory.begin() as session:
+            conversation_id = get_or_create_conversation(session, sender_key, START).id
             request = StaffRequest(kind=kind, patient_id=patient_id, appointment_id=appointment_id,
-                                   conversation_id=sender_key, wishes=wishes, status="open", created_at=START)
+                                   conversation_id=conversation_id, wishes=wishes, status="open", created_at=START)
             session.add(request)
             session.flush()
             return request.id

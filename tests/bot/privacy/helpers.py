@@ -10,6 +10,7 @@ from typing import Dict, Iterable, List, Optional
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import (
     Appointment,
     Conversation,
@@ -124,7 +125,8 @@ def conversation(session, channel: str, external_id: str, *, at: datetime, messa
 
 def staff_request(session, sender_key: str, *, kind: str = "reschedule", status: str = "open",
                   at: datetime = RECENT, patient_id: Optional[int] = None, wishes: str = "Friday please") -> int:
-    request = StaffRequest(kind=kind, patient_id=patient_id, conversation_id=sender_key, wishes=wishes,
+    conversation_id = get_or_create_conversation(session, sender_key, at).id
+    request = StaffRequest(kind=kind, patient_id=patient_id, conversation_id=conversation_id, wishes=wishes,
                            status=status, created_at=at, done_at=at if status == "done" else None)
     session.add(request)
     session.flush()

@@ -65,7 +65,7 @@ def clinic(any_session_factory):
         ids["sam_web"] = conversation(s, "web", "sam-session", at=RECENT, messages=[RECENT], patient_id=sam,
                                       note=True)
         request = create_change_request(s, kind="delete_data", patient_id=alex,
-                                        conversation_id=f"whatsapp:{ALEX_PHONE}", wishes="delete my data",
+                                        sender_key=f"whatsapp:{ALEX_PHONE}", wishes="delete my data",
                                         now=NOW)
         ids["request"] = request.id
         ids["alex_done"] = staff_request(s, "web:alex-session", status="done", patient_id=alex,
@@ -75,11 +75,11 @@ def clinic(any_session_factory):
         ids["sam_done"] = staff_request(s, "web:sam-session", status="done", patient_id=sam,
                                         wishes="Sam's wish")
         s.add_all([
-            VerificationAttempt(conversation_id="web:alex-session", patient_id=alex, succeeded=True,
+            VerificationAttempt(conversation_id=ids["web"], patient_id=alex, succeeded=True,
                                 outcome="verified", attempted_at=RECENT),
-            VerificationAttempt(conversation_id=f"whatsapp:{ALEX_PHONE}", succeeded=False, outcome="mismatch",
+            VerificationAttempt(conversation_id=ids["whatsapp"], succeeded=False, outcome="mismatch",
                                 attempted_at=NOW),
-            VerificationAttempt(conversation_id="web:sam-session", patient_id=sam, succeeded=True,
+            VerificationAttempt(conversation_id=ids["sam_web"], patient_id=sam, succeeded=True,
                                 outcome="verified", attempted_at=RECENT),
             ConsentRecord(phone_e164=ALEX_PHONE, channel="sms", opted_out=True, changed_at=RECENT),
         ])
@@ -124,7 +124,7 @@ def test_erasure_removes_the_patients_conversations_and_tracker_events(any_sessi
         assert set(session.execute(select(Message.conversation_id)).scalars()) == {clinic["sam_web"]}
         assert set(session.execute(select(StaffNote.conversation_id)).scalars()) == {clinic["sam_web"]}
         assert count(session, Escalation) == 0
-        assert session.execute(select(VerificationAttempt.conversation_id)).scalars().all() == ["web:sam-session"]
+        assert session.execute(select(VerificationAttempt.conversation_id)).scalars().all() == [clinic["sam_web"]]
         # The clinic's records stay: both patients, their bookings, the opt-out.
         assert count(session, Patient) == 2 and count(session, Appointment) == 4
         assert count(session, ConsentRecord) == 1

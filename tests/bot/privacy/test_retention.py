@@ -66,9 +66,9 @@ def seed(factory):
         s.add_all([
             InboundReceipt(channel="sms", channel_message_id="SM-old", received_at=OLD),
             InboundReceipt(channel="sms", channel_message_id="SM-new", received_at=RECENT),
-            VerificationAttempt(conversation_id="web:old-session", patient_id=ids["patient"], succeeded=True,
+            VerificationAttempt(conversation_id=ids["old"], patient_id=ids["patient"], succeeded=True,
                                 outcome="verified", attempted_at=OLD),
-            VerificationAttempt(conversation_id="web:recent-session", succeeded=False, outcome="mismatch",
+            VerificationAttempt(conversation_id=ids["recent"], succeeded=False, outcome="mismatch",
                                 attempted_at=RECENT),
             ConsentRecord(phone_e164="+447700900444", channel="sms", opted_out=True, changed_at=OLD),
             AuditLog(at=OLD, actor_type="bot", action="escalation_opened", subject_type="conversation",
@@ -130,8 +130,7 @@ def test_purge_deletes_what_is_old_from_every_table(any_session_factory, any_db_
             assert set(session.execute(select(StaffRequest.id)).scalars()) == {ids["open_request"],
                                                                                ids["recent_done_request"]}
             assert session.execute(select(InboundReceipt.channel_message_id)).scalars().all() == ["SM-new"]
-            assert session.execute(select(VerificationAttempt.conversation_id)).scalars().all() == [
-                "web:recent-session"]
+            assert session.execute(select(VerificationAttempt.conversation_id)).scalars().all() == [ids["recent"]]
             # Never purged: the patient and bookings, consent, the audit log (plus the purge's own row).
             assert count(session, Patient) == 1 and count(session, Appointment) == 2
             assert count(session, ConsentRecord) == 1
