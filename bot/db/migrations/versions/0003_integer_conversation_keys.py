@@ -20,7 +20,10 @@ branch_labels = None
 depends_on = None
 
 CHANNEL_PREFIXES = ("web", "sms", "whatsapp")
-TABLES = ("verification_attempts", "staff_requests")
+# Table -> (nullable, ON DELETE): an attempt belongs to its conversation; a request outlives it.
+LINKS = {"verification_attempts": (False, "CASCADE"), "staff_requests": (True, "SET NULL")}
+TABLES = tuple(LINKS)
+INDEXED_BEFORE = ("verification_attempts",)
 
 
 def split_sender_key(sender_key):
@@ -56,23 +59,23 @@ def upgrade() -> None:
         for key in keys:
             ref = conversation_id_for(bind, conversations, key, now)
             bind.execute(table.update().where(table.c.conversation_id == key).values(conversation_ref=ref))
-    with op.batch_alter_table("verification_attempts") as batch:
-        batch.drop_index("ix_verification_attempts_conversation_id")
+    for table_name, (nullable, on_delete) in LINKS.items():
+        _replace_key_column(table_name, nullable, on_delete)
+
+
+def _replace_key_column(table_name: str, nullable: bool, on_delete: str) -> None:
+    """Drop the string column (and its index), give the integer one its name, index and foreign key."""
+    index = f"ix_{table_name}_conversation_id"
+    with op.batch_alter_table(table_name) as batch:
+        if table_name in INDEXED_BEFORE:
+            batch.drop_index(index)
         batch.drop_column("conversation_id")
         batch.alter_column("conversation_ref", new_column_name="conversation_id", existing_type=sa.Integer(),
-                           nullable=False)
-    with op.batch_alter_table("verification_attempts") as batch:
-        batch.create_foreign_key("fk_verification_attempts_conversation_id_conversations", "conversations",
-                                 ["conversation_id"], ["id"], ondelete="CASCADE")
-        batch.create_index("ix_verification_attempts_conversation_id", ["conversation_id"])
-    with op.batch_alter_table("staff_requests") as batch:
-        batch.drop_column("conversation_id")
-        batch.alter_column("conversation_ref", new_column_name="conversation_id", existing_type=sa.Integer(),
-                           nullable=True)
-    with op.batch_alter_table("staff_requests") as batch:
-        batch.create_foreign_key("fk_staff_requests_conversation_id_conversations", "conversations",
-                                 ["conversation_id"], ["id"], ondelete="SET NULL")
-        batch.create_index("ix_staff_requests_conversation_id", ["conversation_id"])
+                           nullable=nullable)
+    with op.batch_alter_table(table_name) as batch:
+        batch.create_foreign_key(f"fk_{table_name}_conversation_id_conversations", "conversations",
+                                 ["conversation_id"], ["id"], ondelete=on_delete)
+        batch.create_index(index, ["conversation_id"])
 
 
 def downgrade() -> None:
