@@ -60,7 +60,7 @@ chromium:
 	@scripts/ensure-chromium.sh
 
 test-py: train chromium
-	$(PY) -m pytest
+	TEST_REPORTS_DIR=results $(PY) -m pytest
 
 test: test-rasa test-py
 

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.reports import reports_dir
+
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = ROOT / "tests" / "blind" / "conversations.yml"
-REPORT = ROOT / "results" / "blind_conversations.json"
+REPORT = reports_dir() / "blind_conversations.json"
 MIN_CONVERSATION_ACCURACY = 0.90
 _ids = itertools.count()
 
@@ -106,7 +108,7 @@ async def test_blind_conversations(agent, screen):
         right += ok
         results.append({"name": conversation["name"], "ok": ok, "turns": turns})
     accuracy = right / len(results)
-    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps({"conversation_accuracy": round(accuracy, 4), "conversations": results}, indent=2))
     print(f"\nblind conversations: {right}/{len(results)} = {accuracy:.3f} -> {REPORT}")
     assert len(results) >= 30

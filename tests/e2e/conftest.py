@@ -28,8 +28,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.reports import reports_dir
+
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "results" / "screenshots"
+SCREENSHOTS = reports_dir() / "screenshots"
 DEFAULT_TIMEOUT_MS = 10_000
 _REPORT_KEY = pytest.StashKey()
 
@@ -82,7 +84,7 @@ def browser():
 
 
 def save_screenshot(page, name: str, *, full_page: bool = False) -> Path:
-    """Save `page` as results/screenshots/<name>.png (folder created; results/ is gitignored)."""
+    """Save `page` as <reports>/screenshots/<name>.png (tests/reports.py; folder created)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "screenshot"
     path = SCREENSHOTS / f"{safe}.png"

@@ -10,11 +10,12 @@ import pytest
 import yaml
 
 from tests.nlu.evaluation import evaluate, training_texts
+from tests.reports import reports_dir
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
 BLIND = ROOT / "tests" / "blind" / "messages.yml"
-REPORT = ROOT / "results" / "blind_nlu.json"
+REPORT = reports_dir() / "blind_nlu.json"
 MIN_FAQ_ACCURACY = 0.95
 MIN_ALL_ACCURACY = 0.92
 
@@ -43,7 +44,7 @@ async def test_blind_accuracy(trained_model):
     agent = await load_agent(model_path=str(trained_model))
     result = await evaluate(agent, blind_examples())
     faq_accuracy, all_accuracy = result["faq_accuracy"], result["all_accuracy"]
-    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps({
         "messages_scored": result["n"], "left_out_as_also_in_training": len(all_blind_examples()) - result["n"],
         "faq_accuracy": round(faq_accuracy, 4), "all_accuracy": round(all_accuracy, 4),

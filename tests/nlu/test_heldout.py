@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from tests.nlu.evaluation import evaluate, training_texts
+from tests.reports import reports_dir
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
-REPORT = ROOT / "results" / "heldout_nlu.json"
+REPORT = reports_dir() / "heldout_nlu.json"
 MIN_FAQ_ACCURACY = 0.95
 MIN_EXAMPLES_PER_TOPIC = 5
 
@@ -50,7 +51,7 @@ async def test_heldout_accuracy(trained_model):
     agent = await load_agent(model_path=str(trained_model))
     result = await evaluate(agent, heldout_examples())
     faq_accuracy, all_accuracy = result["faq_accuracy"], result["all_accuracy"]
-    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(json.dumps({
         "faq_accuracy": round(faq_accuracy, 4), "faq_minimum": MIN_FAQ_ACCURACY, "all_intents_accuracy": round(all_accuracy, 4),
         "per_intent": result["per_label"],

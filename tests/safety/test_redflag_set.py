@@ -22,10 +22,11 @@ import yaml
 from bot.safety import RedFlagScreen
 from bot.safety.loader import load_default_screen
 from bot.settings import Settings
+from tests.reports import reports_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 BLIND_SET = Path(__file__).resolve().parent / "data" / "redflag_messages.yml"
-RESULTS = ROOT / "results" / "redflag_screen.json"
+RESULTS = reports_dir() / "redflag_screen.json"
 RED_FLAG_KINDS = ("emergency", "urgent")
 
 
@@ -151,7 +152,7 @@ def test_summary(report, capsys):
     line = (f"red-flag screen on blind set: recall {recall['caught']}/{recall['total']}, "
             f"severity agreement {sev['agree']}/{sev['total']}, "
             f"false alarms {fa['count']}/{fa['total']} ({kinds}), "
-            f"median check {figures['check_ms']['median']} ms -> {RESULTS.relative_to(ROOT)}")
+            f"median check {figures['check_ms']['median']} ms -> {RESULTS}")
     with capsys.disabled():
         print("\n" + line)
     assert RESULTS.exists()
