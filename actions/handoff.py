@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import services, utc_now, verified_patient_id
 from actions.faq import ActionSuggestTopics, previous_bot_action
 from actions.verification import locked_message
-from bot.clinic.escalations import open_escalation
 from bot.clinic.hours import reply_expectation
 from bot.clinic.requests import create_change_request
+from bot.conversations.handoff import escalate
 
 # Why the conversation reached staff, from what the bot was doing when it happened.
 REASON_BY_LAST_INTENT = {"request_human": "asked_for_person", "nlu_fallback": "fallback"}
@@ -67,7 +67,7 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         now, clinic = utc_now(), services().settings.clinic
         with services().session_factory.begin() as session:
-            open_escalation(session, sender_key=tracker.sender_id, reason=handoff_reason(tracker),
+            escalate(session, sender_key=tracker.sender_id, reason=handoff_reason(tracker),
                             summary=handoff_summary(tracker), priority="normal", now=now,
                             patient_id=verified_patient_id(tracker))
         dispatcher.utter_message(

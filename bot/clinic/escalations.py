@@ -1,4 +1,4 @@
-"""Handing a conversation to clinic staff: the conversation row, its owner, and the escalation."""
+"""A conversation's row from Rasa's sender key ("<channel>:<id>"); its owner changes in bot.conversations.handoff."""
 from __future__ import annotations
 
 import logging
@@ -8,8 +8,7 @@ from typing import Optional, Tuple
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.clinic import audit
-from bot.db.models import Conversation, Escalation
+from bot.db.models import Conversation
 
 logger = logging.getLogger(__name__)
 CHANNEL_PREFIXES = ("web", "sms", "whatsapp")
@@ -37,25 +36,3 @@ def get_or_create_conversation(session: Session, sender_key: str, now: datetime,
         conversation.patient_id = patient_id
     session.flush()
     return conversation
-
-
-def open_escalation(session: Session, *, sender_key: str, reason: str, summary: str, priority: str,
-                    now: datetime, patient_id: Optional[int] = None) -> Escalation:
-    """Give the conversation to staff and queue it in the inbox; reuses an escalation still open."""
-    conversation = get_or_create_conversation(session, sender_key, now, patient_id)
-    conversation.owner = "staff"
-    escalation = session.execute(
-        select(Escalation).where(Escalation.conversation_id == conversation.id, Escalation.status != "resolved")
-    ).scalars().first()
-    if escalation is None:
-        escalation = Escalation(conversation_id=conversation.id, reason=reason, summary=summary,
-                                priority=priority, status="waiting", created_at=now)
-        session.add(escalation)
-    elif priority == "urgent" and escalation.priority != "urgent":
-        escalation.priority, escalation.reason, escalation.summary = "urgent", reason, summary
-    session.flush()
-    audit.record(session, actor_type="bot", actor_id=None, action="escalation_opened",
-                 subject_type="conversation", subject_id=conversation.id,
-                 detail={"reason": reason, "priority": priority}, now=now)
-    logger.info("conversation %s escalated (%s, %s)", conversation.id, reason, priority)
-    return escalation

@@ -21,14 +21,13 @@ from bot.channels.keywords import consent_keyword, help_text
 from bot.channels.messages import Button, InboundMessage, OutboundMessage, choose_button
 from bot.channels.whatsapp import within_customer_care_window
 from bot.clinic import audit
-from bot.clinic.escalations import open_escalation
 from bot.clinic.identity import channel_identity_metadata
-from bot.conversations import store
+from bot.conversations import handoff, store
 from bot.conversations.events import InboxEvent, InboxEvents
 from bot.conversations.ratelimit import SlidingWindowLimiter, Verdict
 from bot.conversations.replies import Replies
 from bot.conversations.store import ConversationRef
-from bot.db.models import Conversation, Escalation, utcnow
+from bot.db.models import Conversation, utcnow
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.settings import Settings
 
@@ -226,7 +225,7 @@ class ConversationRouter:
         """Urgent guidance now, and the conversation at the top of the staff inbox."""
         now = self.clock()
         with self.sessions.begin() as session:
-            open_escalation(session, sender_key=ref.sender_key, reason="red_flag", priority="urgent",
+            handoff.escalate(session, sender_key=ref.sender_key, reason="red_flag", priority="urgent",
                             summary=self.replies.red_flag_summary(flagged), now=now, patient_id=ref.patient_id)
         self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=True))
         return [self.replies.red_flag(flagged)]
@@ -273,7 +272,7 @@ class ConversationRouter:
         """Open an escalation for a turn the engine could not answer, and apologise."""
         now = self.clock()
         with self.sessions.begin() as session:
-            open_escalation(session, sender_key=ref.sender_key, reason="engine_error", priority="normal",
+            handoff.escalate(session, sender_key=ref.sender_key, reason="engine_error", priority="normal",
                             summary="The assistant could not answer (technical fault).", now=now,
                             patient_id=ref.patient_id)
         self.events.publish(InboxEvent("escalated", conversation_id=ref.id))
@@ -358,38 +357,14 @@ class ConversationRouter:
 
     async def take_over(self, conversation_id: int, staff_user_id: int) -> ConversationRef:
         """A staff member takes the conversation: the bot goes silent; the patient is told."""
-        now = self.clock()
         with self.sessions.begin() as session:
             conversation = self._load(session, conversation_id)
-            was_staff = conversation.owner == "staff"
-            changed = self._assign(session, conversation, staff_user_id, now)
-            conversation.owner = "staff"
-            joined = changed or not was_staff
-            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="assign",
-                         subject_type="conversation", subject_id=conversation_id, now=now)
+            joined = handoff.assign(session, conversation, staff_user_id, self.clock())
             ref = ConversationRef.of(conversation)
         self.events.publish(InboxEvent("assigned", conversation_id=conversation_id))
         if joined:
             await self._notify(ref, "staff", self.replies.staff_joined_notice())
         return ref
-
-    def _assign(self, session, conversation: Conversation, staff_user_id: int, now: datetime) -> bool:
-        """Assign the open escalation (made if missing) to the staff member; True if that changed it."""
-        escalation = store.open_escalation_of(session, conversation.id)
-        if escalation is None:
-            escalation = Escalation(conversation_id=conversation.id, reason="asked_for_person",
-                                    summary="Taken over by staff from the conversation list.",
-                                    priority="normal", status="waiting", created_at=now)
-            session.add(escalation)
-            session.flush()
-            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="escalation_opened",
-                         subject_type="conversation", subject_id=conversation.id,
-                         detail={"reason": escalation.reason, "priority": escalation.priority,
-                                 "by": "staff_take_over"}, now=now)
-        changed = escalation.assigned_to != staff_user_id
-        escalation.assigned_to, escalation.status = staff_user_id, "assigned"
-        session.flush()
-        return changed
 
     async def staff_reply(self, conversation_id: int, staff_user_id: int, text: str) -> ConversationRef:
         """Send a staff member's words to the patient on their channel (taking the conversation)."""
@@ -422,17 +397,9 @@ class ConversationRouter:
 
     async def hand_back(self, conversation_id: int, staff_user_id: int) -> ConversationRef:
         """Resolve the escalation and give the conversation back to the bot; the patient is told."""
-        now = self.clock()
         with self.sessions.begin() as session:
             conversation = self._load(session, conversation_id)
-            escalation = store.open_escalation_of(session, conversation_id)
-            if escalation is not None:
-                escalation.status, escalation.resolved_at = "resolved", now
-                escalation.assigned_to = escalation.assigned_to or staff_user_id
-            was_staff = conversation.owner == "staff"
-            conversation.owner = "bot"
-            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="hand_back",
-                         subject_type="conversation", subject_id=conversation_id, now=now)
+            was_staff = handoff.hand_back(session, conversation, staff_user_id, self.clock())
             ref = ConversationRef.of(conversation)
         self.events.publish(InboxEvent("handed_back", conversation_id=conversation_id))
         if was_staff:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import List, Optional, Sequence, Tuple
 
 from bot.channels.messages import Button, OutboundMessage
-from bot.clinic.escalations import open_escalation
+from bot.conversations.handoff import escalate
 
 
 class ScriptedEngine:
@@ -33,7 +33,7 @@ class ScriptedEngine:
             return [OutboundMessage("Did you mean:", (Button("Pain", "/faq_pain"), Button("Cost", "/ask_cost")))]
         if text in ("handoff", "a person please"):
             with self.session_factory.begin() as session:
-                open_escalation(session, sender_key=sender_key, reason="asked_for_person", summary="asked",
+                escalate(session, sender_key=sender_key, reason="asked_for_person", summary="asked",
                                 priority="normal", now=datetime.now(timezone.utc))
             return [OutboundMessage("I've asked a member of the team to reply here.")]
         return [OutboundMessage(f"bot heard: {text}")]

@@ -52,3 +52,14 @@ def test_the_listed_event_kinds_are_exactly_the_published_ones():
 def test_an_unknown_event_kind_is_refused():
     with pytest.raises(ValueError, match="unknown inbox event kind"):
         InboxEvent("request_created")
+
+
+def test_only_the_handoff_module_changes_owners_or_escalations():
+    """`bot/conversations/handoff.py` is the one writer of a conversation's owner and escalation state."""
+    writes = re.compile(r"\.(owner|assigned_to|resolved_at)\s*=[^=]|(?<!class )\bEscalation\(")
+    offenders = [f"{path.relative_to(BOT.parent)}:{number}"
+                 for root in (BOT, BOT.parent / "actions") for path in root.rglob("*.py")
+                 if path.name != "handoff.py" or path.parent.name != "conversations"
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if writes.search(line) and not line.lstrip().startswith("#")]
+    assert offenders == []
