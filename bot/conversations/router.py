@@ -114,7 +114,7 @@ class ConversationRouter:
         self.limits = limits or RouterLimits()
         self.clock = clock
         self.replies = Replies(settings.clinic)
-        self.limiter = SlidingWindowLimiter(limits.messages_per_window, limits.window_seconds)
+        self.limiter = SlidingWindowLimiter(self.limits.messages_per_window, self.limits.window_seconds)
         self.deliverers: Dict[str, Deliverer] = {}
 
     def register(self, channel: str, deliverer: Deliverer) -> None:

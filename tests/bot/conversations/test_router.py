@@ -293,3 +293,11 @@ async def test_staff_action_on_unknown_conversation_is_refused(router):
         await router.hand_back(999, None)
     with pytest.raises(StaffActionError, match="empty"):
         await router.staff_reply(1, None, "   ")
+
+
+async def test_a_router_without_limits_uses_the_defaults(settings, session_factory, engine, deliverers):
+    router = ConversationRouter(settings, session_factory, engine)
+    router.register("web", deliverers["web"])
+    assert router.limits == RouterLimits()
+    outcome = await router.receive(message("how long does a session take"))
+    assert outcome.handled_by == "bot"
