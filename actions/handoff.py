@@ -12,7 +12,7 @@ from actions.faq import ActionSuggestTopics, previous_bot_action
 from actions.verification import locked_message
 from bot.clinic.hours import reply_expectation
 from bot.clinic.requests import create_change_request
-from bot.conversations.handoff import escalate
+from bot.conversations.handoff import HandoffRequest
 
 # Why the conversation reached staff, from what the bot was doing when it happened.
 REASON_BY_LAST_INTENT = {"request_human": "asked_for_person", "nlu_fallback": "fallback"}
@@ -59,21 +59,24 @@ def handoff_summary(tracker: Tracker) -> Text:
 
 
 class ActionHandoff(Action):
-    """Escalate to staff and tell the patient when to expect a reply; the bot then stays silent."""
+    """Ask for staff and tell the patient when to expect a reply; the bot then stays silent.
+
+    The request travels in the reply as a custom message: the router opens the escalation
+    (bot.conversations.handoff), so this process never writes conversation tables.
+    """
 
     def name(self) -> Text:
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
         now, clinic = utc_now(), services().settings.clinic
-        with services().session_factory.begin() as session:
-            escalate(session, sender_key=tracker.sender_id, reason=handoff_reason(tracker),
-                            summary=handoff_summary(tracker), priority="normal", now=now,
-                            patient_id=verified_patient_id(tracker))
+        request = HandoffRequest(reason=handoff_reason(tracker), summary=handoff_summary(tracker),
+                                 patient_id=verified_patient_id(tracker))
         dispatcher.utter_message(
             text="I've asked a member of the clinic team to join this conversation; they will reply here. "
             f"{reply_expectation(clinic, now)} If it's urgent, call {clinic.phone}."
         )
+        dispatcher.utter_message(json_message=request.as_custom_message())
         return []
 
 

@@ -7,33 +7,68 @@ to the bot by `hand_back`, which resolves the escalation. Each function writes t
 audit entry in the caller's transaction and returns what changed; the caller publishes the inbox
 event after the commit (`bot.conversations.router`, which also tells the patient).
 
-The custom-action server runs `escalate` in its own process (actions/handoff.py); the router
-notices the new owner when the turn ends and publishes the event then.
+The custom-action server never writes these tables: its handoff action sends a `HandoffRequest`
+inside the bot's reply (a custom message, `{"handoff": {...}}`), and the router, reading the
+engine's turn, calls `escalate` with it.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from sqlalchemy.orm import Session
 
 from bot.clinic import audit
 from bot.clinic.escalations import get_or_create_conversation
 from bot.conversations.store import open_escalation_of
-from bot.db.models import Conversation, Escalation
+from bot.db.models import ESCALATION_PRIORITIES, ESCALATION_REASONS, Conversation, Escalation
 
 logger = logging.getLogger(__name__)
 TAKE_OVER_SUMMARY = "Taken over by staff from the conversation list."
+HANDOFF_FIELD = "handoff"
 
 
-def escalate(session: Session, *, sender_key: str, reason: str, summary: str, priority: str,
-             now: datetime, patient_id: Optional[int] = None) -> Escalation:
+@dataclass(frozen=True)
+class HandoffRequest:
+    """A custom action asks that staff take the conversation; the router carries it out."""
+
+    reason: str
+    summary: str
+    priority: str = "normal"
+    patient_id: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        """Refuse a reason or priority the escalation table would not hold."""
+        if self.reason not in ESCALATION_REASONS:
+            raise ValueError(f"unknown escalation reason {self.reason!r}")
+        if self.priority not in ESCALATION_PRIORITIES:
+            raise ValueError(f"unknown escalation priority {self.priority!r}")
+
+    def as_custom_message(self) -> dict:
+        """The custom message (Rasa's `json_message`) that carries the request in the bot's reply."""
+        return {HANDOFF_FIELD: asdict(self)}
+
+    @classmethod
+    def from_custom_message(cls, custom: Any) -> Optional["HandoffRequest"]:
+        """The request inside a custom message; None if it holds none (ValueError if malformed)."""
+        if not isinstance(custom, Mapping) or not isinstance(custom.get(HANDOFF_FIELD), Mapping):
+            return None
+        fields = custom[HANDOFF_FIELD]
+        patient_id = fields.get("patient_id")
+        return cls(reason=str(fields.get("reason", "")), summary=str(fields.get("summary", "")),
+                   priority=str(fields.get("priority", "normal")),
+                   patient_id=int(patient_id) if patient_id is not None else None)
+
+
+def escalate(session: Session, *, sender_key: str, request: HandoffRequest, now: datetime) -> Escalation:
     """Give the conversation to staff and queue it in the inbox; reuses an escalation still open.
 
     An urgent escalation upgrades an open normal one (its reason and summary too).
     """
-    conversation = get_or_create_conversation(session, sender_key, now, patient_id)
+    reason, summary, priority = request.reason, request.summary, request.priority
+    conversation = get_or_create_conversation(session, sender_key, now, request.patient_id)
     conversation.owner = "staff"
     escalation = open_escalation_of(session, conversation.id)
     if escalation is None:

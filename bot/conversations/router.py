@@ -10,6 +10,7 @@ each channel registers a `Deliverer` that sends replies in its own medium. Staff
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from bot.conversations.replies import Replies
 from bot.conversations.store import ConversationRef
 from bot.db.models import Conversation, utcnow
 from bot.engine.errors import EngineFailure, EngineNotReady
+from bot.engine.turn import EngineTurn
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,8 +45,8 @@ class Engine(Protocol):
     def ready(self) -> bool:
         """True once the model can answer."""
 
-    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> List[OutboundMessage]:
-        """The bot's replies to one message."""
+    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> EngineTurn:
+        """The bot's replies to one message, and the handoff a custom action asked for."""
 
 
 class Screen(Protocol):
@@ -223,12 +225,18 @@ class ConversationRouter:
 
     def _red_flag(self, ref: ConversationRef, flagged) -> List[OutboundMessage]:
         """Urgent guidance now, and the conversation at the top of the staff inbox."""
-        now = self.clock()
-        with self.sessions.begin() as session:
-            handoff.escalate(session, sender_key=ref.sender_key, reason="red_flag", priority="urgent",
-                            summary=self.replies.red_flag_summary(flagged), now=now, patient_id=ref.patient_id)
-        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=True))
+        self._escalate(ref, handoff.HandoffRequest(reason="red_flag", priority="urgent",
+                                                   summary=self.replies.red_flag_summary(flagged),
+                                                   patient_id=ref.patient_id))
         return [self.replies.red_flag(flagged)]
+
+    def _escalate(self, ref: ConversationRef, request: handoff.HandoffRequest) -> None:
+        """Give the conversation to staff (bot.conversations.handoff), then tell the inbox."""
+        if request.patient_id is None and ref.patient_id is not None:
+            request = dataclasses.replace(request, patient_id=ref.patient_id)
+        with self.sessions.begin() as session:
+            handoff.escalate(session, sender_key=ref.sender_key, request=request, now=self.clock())
+        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=request.priority == "urgent"))
 
     def engine_text(self, inbound: InboundMessage, text: str, offered: Sequence[Button]) -> str:
         """What Rasa receives: an offered button's payload, or the patient's words (never a typed intent)."""
@@ -248,9 +256,9 @@ class ConversationRouter:
         """Rasa's replies; on failure an apology, and the conversation goes to staff."""
         metadata = self._identity_metadata(ref)
         try:
-            replies = await asyncio.wait_for(self.engine.respond(ref.sender_key, text, metadata),
-                                             self.limits.engine_timeout_seconds)
-            if not replies:
+            turn = await asyncio.wait_for(self.engine.respond(ref.sender_key, text, metadata),
+                                          self.limits.engine_timeout_seconds)
+            if not turn.replies:
                 raise EngineFailure("Rasa produced no reply")
         except EngineNotReady:
             outcome.handled_by = "error"
@@ -259,8 +267,9 @@ class ConversationRouter:
             logger.error("conversation %s: engine failed (%s)", ref.id, error or type(error).__name__)
             outcome.handled_by = "error"
             return self._engine_failed(ref)
-        self._after_engine(ref)
-        return replies
+        if turn.handoff is not None:
+            self._escalate(ref, turn.handoff)
+        return list(turn.replies)
 
     def _identity_metadata(self, ref: ConversationRef) -> dict:
         """The signed phone number of an SMS or WhatsApp sender, for the custom actions."""
@@ -270,24 +279,10 @@ class ConversationRouter:
 
     def _engine_failed(self, ref: ConversationRef) -> List[OutboundMessage]:
         """Open an escalation for a turn the engine could not answer, and apologise."""
-        now = self.clock()
-        with self.sessions.begin() as session:
-            handoff.escalate(session, sender_key=ref.sender_key, reason="engine_error", priority="normal",
-                            summary="The assistant could not answer (technical fault).", now=now,
-                            patient_id=ref.patient_id)
-        self.events.publish(InboxEvent("escalated", conversation_id=ref.id))
-        return [self.replies.apology(now)]
-
-    def _after_engine(self, ref: ConversationRef) -> None:
-        """Publish a handoff that a custom action made during this turn."""
-        if ref.owner == "staff":
-            return
-        with self.sessions.begin() as session:
-            if session.get(Conversation, ref.id).owner != "staff":
-                return
-            escalation = store.open_escalation_of(session, ref.id)
-            urgent = bool(escalation and escalation.priority == "urgent")
-        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=urgent))
+        self._escalate(ref, handoff.HandoffRequest(
+            reason="engine_error", summary="The assistant could not answer (technical fault).",
+            patient_id=ref.patient_id))
+        return [self.replies.apology(self.clock())]
 
     async def _consent(self, ref: ConversationRef, inbound: InboundMessage, keyword: str,
                        outcome: Outcome) -> Outcome:

@@ -1,6 +1,7 @@
 """The Rasa Agent in-process: load the trained model once, then answer one message at a time.
 
-`RasaEngine.respond()` returns the bot's replies as channel-neutral `OutboundMessage`s. A custom
+`RasaEngine.respond()` returns an `EngineTurn`: the bot's replies as channel-neutral
+`OutboundMessage`s, and the handoff a custom action asked for (bot.engine.turn). A custom
 action that fails (connection refused, HTTP 500, timeout) does not stop Rasa, which carries on
 without the action's events; the engine notices it through `GuardedActionEndpoint` and raises
 `EngineFailure` instead, so the router can apologise and hand the conversation to staff.
@@ -27,10 +28,10 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.channels.messages import Button, OutboundMessage
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.engine.fast_load import use_eager_weight_building
 from bot.engine.stores import ClinicLockStore, ClinicTrackerStore, conversation_lock_lifetime
+from bot.engine.turn import EngineTurn, read_turn
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,19 +68,6 @@ class GuardedActionEndpoint(EndpointConfig):
                 failures.append(type(error).__name__)
             logger.warning("custom action call failed: %s", type(error).__name__)
             raise
-
-
-def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
-    """One message collected from Rasa as an `OutboundMessage` (None if it carries nothing to show)."""
-    text = str(raw.get("text") or "").strip()
-    buttons = tuple(
-        Button(title=str(button.get("title", "")), payload=str(button.get("payload", "")))
-        for button in raw.get("buttons") or ()
-        if button.get("payload")
-    )
-    if not text and not buttons:
-        return None
-    return OutboundMessage(text=text, buttons=buttons)
 
 
 def without_silent_tracker_fallback(agent: Agent) -> Agent:
@@ -193,8 +181,8 @@ class RasaEngine:
         self.threads = []
 
     async def respond(self, sender_key: str, text: str, metadata: Optional[Dict[str, Any]] = None
-                      ) -> List[OutboundMessage]:
-        """The bot's replies to one patient message; `EngineFailure` if any part of it failed."""
+                      ) -> EngineTurn:
+        """The bot's turn after one patient message; `EngineFailure` if any part of it failed."""
         if not self.ready or not self.threads:
             raise EngineNotReady("the model is still loading")
         index = thread_index(sender_key, len(self.threads))
@@ -203,7 +191,7 @@ class RasaEngine:
                 self.threads[index].submit(self._handle(sender_key, text, metadata or {})))
         if failures:
             raise EngineFailure(f"custom action failed: {', '.join(failures)}")
-        return [message for message in map(to_outbound, collected) if message is not None]
+        return read_turn(collected)
 
     async def _handle(self, sender_key: str, text: str, metadata: Dict[str, Any]
                       ) -> Tuple[List[Dict[str, Any]], List[str]]:

@@ -7,8 +7,9 @@ from actions.common import services
 from actions.faq import ActionAnswerCost, ActionSuggestTopics
 from actions.handoff import ActionHandoff, ActionSubmitChangeRequest
 from actions.verification import ChangeRequestValidation, VerificationValidation
+from bot.conversations.handoff import HandoffRequest, escalate
 from bot.db.models import AuditLog, Conversation, Escalation, StaffRequest, VerificationAttempt
-from tests.actions.conftest import VERIFIED_ALEX, make_tracker, user_message
+from tests.actions.conftest import NOW, VERIFIED_ALEX, make_tracker, user_message
 from tests.actions.test_personal import run, texts
 
 VERIFICATION_SLOTS = ["booking_reference", "date_of_birth"]
@@ -207,9 +208,36 @@ async def test_second_miss_in_a_row_offers_staff(clinic):
     assert events == [{"event": "followup", "timestamp": None, "name": "utter_fallback_offer_staff"}]
 
 
+def handoff_requests(dispatcher):
+    """The handoff requests among the action's messages (custom messages the router reads)."""
+    found = (HandoffRequest.from_custom_message(m.get("custom")) for m in dispatcher.messages)
+    return [request for request in found if request is not None]
+
+
+async def hand_off(tracker):
+    """Run the handoff action, then carry out its request as the router does after the turn."""
+    dispatcher, events = await run(ActionHandoff(), tracker)
+    [request] = handoff_requests(dispatcher)
+    with services().session_factory.begin() as session:
+        escalate(session, sender_key=tracker.sender_id, request=request, now=NOW)
+    return dispatcher, events
+
+
+async def test_the_handoff_action_asks_for_staff_in_its_reply_and_writes_nothing_itself(clinic):
+    tracker = make_tracker(user_message("let me talk to a human", "request_human"),
+                           dict(VERIFIED_ALEX), sender_id="sms:+447700900123")
+    dispatcher, events = await run(ActionHandoff(), tracker)
+    assert events == []
+    assert handoff_requests(dispatcher) == [HandoffRequest(
+        reason="asked_for_person", summary="verified patient; recent topics: request_human", patient_id=1)]
+    with clinic.begin() as session:
+        assert session.execute(select(func.count(Conversation.id))).scalar_one() == 0
+        assert session.execute(select(func.count(Escalation.id))).scalar_one() == 0
+
+
 async def test_handoff_opens_an_escalation_and_gives_the_conversation_to_staff(clinic):
     tracker = make_tracker(user_message("let me talk to a human", "request_human"), sender_id="sms:+447700900123")
-    dispatcher, _ = await run(ActionHandoff(), tracker)
+    dispatcher, _ = await hand_off(tracker)
     assert texts(dispatcher).startswith("I've asked a member of the clinic team to join this conversation")
     assert "The clinic is open now" in texts(dispatcher)  # Saturday 12:00, open 10:00-14:00
     with clinic.begin() as session:
@@ -222,8 +250,8 @@ async def test_handoff_opens_an_escalation_and_gives_the_conversation_to_staff(c
 
 async def test_asking_twice_keeps_one_open_escalation(clinic):
     tracker = make_tracker(user_message("human please", "request_human"))
-    await run(ActionHandoff(), tracker)
-    await run(ActionHandoff(), tracker)
+    await hand_off(tracker)
+    await hand_off(tracker)
     with clinic.begin() as session:
         assert session.execute(select(func.count(Escalation.id))).scalar_one() == 1
 
@@ -252,7 +280,7 @@ async def test_handoff_after_the_second_miss_is_recorded_as_a_fallback(clinic):
               {"event": "action", "name": "action_suggest_topics"},
               {"event": "action", "name": "action_listen"}]
     tracker = make_tracker(user_message("/request_human", "request_human"), events=events)
-    await run(ActionHandoff(), tracker)
+    await hand_off(tracker)
     with clinic.begin() as session:
         assert session.execute(select(Escalation.reason)).scalar_one() == "fallback"
 
@@ -271,6 +299,6 @@ async def test_the_escalation_reason_says_what_the_patient_was_doing(clinic, slo
         events = [{"event": "user", "text": "earlier", "parse_data": user_message("earlier", earlier_intent)}]
     tracker = make_tracker(user_message("can I talk to someone", "request_human"), slots, events=events,
                            active_loop=active_loop)
-    await run(ActionHandoff(), tracker)
+    await hand_off(tracker)
     with clinic.begin() as session:
         assert session.execute(select(Escalation.reason)).scalar_one() == reason

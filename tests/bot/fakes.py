@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import List, Optional, Sequence, Tuple
 
 from bot.channels.messages import Button, OutboundMessage
-from bot.conversations.handoff import escalate
+from bot.conversations.handoff import HandoffRequest
+from bot.engine.turn import EngineTurn
 
 
 class ScriptedEngine:
-    """Answers from a script: exact text -> replies; "handoff" escalates like the custom action."""
+    """Answers from a script: exact text -> replies; "handoff" asks for staff like the custom action."""
 
     def __init__(self, session_factory=None, ready: bool = True) -> None:
         self.session_factory = session_factory
@@ -21,22 +21,21 @@ class ScriptedEngine:
         self.fail_with: Optional[Exception] = None
         self.delay_seconds = 0.0
 
-    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> List[OutboundMessage]:
+    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> EngineTurn:
         self.calls.append((sender_key, text, dict(metadata or {})))
         if self.delay_seconds:
             await asyncio.sleep(self.delay_seconds)
         if self.fail_with is not None:
             raise self.fail_with
         if text == "silent":
-            return []
+            return EngineTurn([])
         if text == "options":
-            return [OutboundMessage("Did you mean:", (Button("Pain", "/faq_pain"), Button("Cost", "/ask_cost")))]
+            return EngineTurn([OutboundMessage("Did you mean:", (Button("Pain", "/faq_pain"),
+                                                                 Button("Cost", "/ask_cost")))])
         if text in ("handoff", "a person please"):
-            with self.session_factory.begin() as session:
-                escalate(session, sender_key=sender_key, reason="asked_for_person", summary="asked",
-                                priority="normal", now=datetime.now(timezone.utc))
-            return [OutboundMessage("I've asked a member of the team to reply here.")]
-        return [OutboundMessage(f"bot heard: {text}")]
+            return EngineTurn([OutboundMessage("I've asked a member of the team to reply here.")],
+                              HandoffRequest(reason="asked_for_person", summary="asked"))
+        return EngineTurn([OutboundMessage(f"bot heard: {text}")])
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,8 @@ async def test_the_event_loop_keeps_running_while_rasa_blocks(engine):
     engine.agent = BlockingAgent(seconds=0.5)
     task = asyncio.ensure_future(engine.respond("web:abc", "does it hurt"))
     pause = await largest_pause_while(task)
-    replies = await task
-    assert [reply.text for reply in replies] == ["answer to does it hurt"]
+    turn = await task
+    assert [reply.text for reply in turn.replies] == ["answer to does it hurt"]
     assert pause < 0.2
     assert engine.agent.threads[0].startswith("rasa-engine-")
 
@@ -122,6 +122,6 @@ async def test_a_burst_waits_at_the_gate_instead_of_crowding_the_engine_thread(e
     engine.agent = CountingAgent()
     keys = [f"web:{n}" for n in range(200)]
     same_thread = [k for k in keys if thread_index(k, 2) == 0][:20]
-    replies = await asyncio.gather(*(engine.respond(key, "hi") for key in same_thread))
-    assert all(r[0].text == "ok" for r in replies)
+    turns = await asyncio.gather(*(engine.respond(key, "hi") for key in same_thread))
+    assert all(turn.replies[0].text == "ok" for turn in turns)
     assert peak == engine_module.TURNS_IN_FLIGHT

@@ -63,3 +63,16 @@ def test_only_the_handoff_module_changes_owners_or_escalations():
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
                  if writes.search(line) and not line.lstrip().startswith("#")]
     assert offenders == []
+
+
+def test_the_action_server_only_asks_for_a_handoff():
+    """actions/ runs in another process: it sends a HandoffRequest and never calls the writers."""
+    writers = {"escalate", "assign", "hand_back"}
+    called = []
+    for path in (BOT.parent / "actions").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "bot.conversations.handoff":
+                called += [f"{path.name}: import {alias.name}" for alias in node.names if alias.name in writers]
+            if isinstance(node, ast.Attribute) and node.attr in writers and getattr(node.value, "id", "") == "handoff":
+                called.append(f"{path.name}: handoff.{node.attr}")
+    assert called == []

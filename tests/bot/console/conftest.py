@@ -16,6 +16,7 @@ from bot.channels.messages import OutboundMessage
 from bot.clinic import staff as staff_accounts
 from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import Conversation, Escalation, Message, StaffRequest
+from bot.engine.turn import EngineTurn
 from bot.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -32,9 +33,9 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: List[Tuple[str, str]] = []
 
-    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> List[OutboundMessage]:
+    async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> EngineTurn:
         self.calls.append((sender_key, text))
-        return [OutboundMessage("The bot answers.")]
+        return EngineTurn([OutboundMessage("The bot answers.")])
 
 
 class Clock:

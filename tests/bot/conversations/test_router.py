@@ -146,6 +146,23 @@ async def test_handoff_silences_the_bot_until_staff_hand_back(router, engine, de
         assert {"escalation_opened", "assign", "reply", "hand_back"} <= set(actions)
 
 
+async def test_a_handoff_the_engine_asks_for_is_carried_out_by_the_router_and_published(
+        router, engine, session_factory):
+    """The custom action only asks (in its reply); the router escalates and tells the inbox."""
+    queue = router.events.subscribe()
+    outcome = await router.receive(message("a person please"))
+    received = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert outcome.handled_by == "bot"
+    assert [r.text for r in outcome.replies][-1] == "I've asked a member of the team to reply here."
+    with session_factory() as session:
+        escalation = session.execute(select(Escalation)).scalar_one()
+        assert (escalation.reason, escalation.summary, escalation.priority) == ("asked_for_person", "asked", "normal")
+        opened = session.execute(select(AuditLog).where(AuditLog.action == "escalation_opened")).scalar_one()
+        assert (opened.actor_type, opened.subject_id) == ("bot", str(escalation.conversation_id))
+    escalated = [event for event in received if event.kind == "escalated"]
+    assert [(e.conversation_id, e.urgent) for e in escalated] == [(escalation.conversation_id, False)]
+
+
 async def test_taking_over_a_bot_conversation_opens_an_escalation_with_its_audit_row(router, session_factory,
                                                                                    staff_id):
     await router.receive(message("how long does a session take"))

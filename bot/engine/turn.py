@@ -1,0 +1,53 @@
+"""What one engine turn produced: the replies for the patient and, perhaps, a request for staff.
+
+Rasa's `CollectingOutputChannel` collects dicts: `text` and `buttons` for a reply, `custom` for a
+custom action's `json_message`. A custom message may carry a `HandoffRequest`; it is never shown to
+the patient. Importable without loading Rasa.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+
+from bot.channels.messages import Button, OutboundMessage
+from bot.conversations.handoff import HandoffRequest
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineTurn:
+    """The bot's replies to one message, and the handoff a custom action asked for (if any)."""
+
+    replies: List[OutboundMessage] = field(default_factory=list)
+    handoff: Optional[HandoffRequest] = None
+
+
+def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
+    """One message collected from Rasa as an `OutboundMessage` (None if it carries nothing to show)."""
+    text = str(raw.get("text") or "").strip()
+    buttons = tuple(
+        Button(title=str(button.get("title", "")), payload=str(button.get("payload", "")))
+        for button in raw.get("buttons") or ()
+        if button.get("payload")
+    )
+    if not text and not buttons:
+        return None
+    return OutboundMessage(text=text, buttons=buttons)
+
+
+def handoff_in(raw: Dict[str, Any]) -> Optional[HandoffRequest]:
+    """The handoff request a collected custom message carries; a malformed one is logged and dropped."""
+    try:
+        return HandoffRequest.from_custom_message(raw.get("custom"))
+    except (TypeError, ValueError) as error:
+        logger.error("a custom action sent a malformed handoff request: %s", error)
+        return None
+
+
+def read_turn(collected: Sequence[Dict[str, Any]]) -> EngineTurn:
+    """The turn from what Rasa collected: replies in order, and the last handoff request."""
+    replies = [message for message in map(to_outbound, collected) if message is not None]
+    requests = [request for request in map(handoff_in, collected) if request is not None]
+    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None)
