@@ -5,8 +5,9 @@ Two sources feed it:
   writes, the bot or staff answer, a conversation is escalated, assigned or handed back;
 - a `ChangeWatcher` that polls the database every `poll_seconds` (one poller per process, only
   while someone is watching), for changes made by other processes: the custom-action server
-  opens escalations and staff requests directly in the database, and other replicas serve
-  other patients and staff.
+  records staff requests (booking changes, data deletion) in the database, and other replicas
+  serve other patients and staff. Escalations are always opened by a router (through
+  bot.conversations.handoff), so this replica's hub has them at once.
 
 Events carry ids only (kind, conversation id, request id, urgent); the page then refetches the
 JSON it needs, through the same access checks as everything else:
