@@ -25,15 +25,17 @@ from bot.appkeys import (
     SESSION_FACTORY,
     SETTINGS,
 )
+from bot.channels import twilio, whatsapp
+from bot.channels.twilio import TwilioDeliverer
 from bot.console import setup_console
 from bot.conversations.events import InboxEvents
-from bot.conversations.router import ConversationRouter, Engine, RouterLimits, Screen
+from bot.conversations.router import ConversationRouter, Deliverer, Engine, RouterLimits, Screen
 from bot.db.session import create_db_engine, make_session_factory
 from bot.privacy.schedule import periodic_purge
 from bot.settings import Settings
 from bot.web.pages import setup_pages
 from bot.web.webchat import WebChat, WebDeliverer, client_manager
-from bot.web.webhooks import TwilioDeliverer, setup_webhooks, whatsapp_deliverer
+from bot.web.webhooks import setup_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -119,13 +121,20 @@ def _router_context(screen: Optional[Screen], use_default_screen: bool):
         chosen = screen if screen is not None or not use_default_screen else load_screen(settings)
         router = ConversationRouter(settings, app[SESSION_FACTORY], app[ENGINE], events=app[EVENTS],
                                     screen=chosen, limits=router_limits(settings))
-        router.register("web", WebDeliverer(app[WEBCHAT].sio))
-        router.register("sms", TwilioDeliverer(app, "sms"))
-        router.register("whatsapp", whatsapp_deliverer(app))
+        router.register(WebDeliverer(app[WEBCHAT].sio))
+        router.register(TwilioDeliverer(app[HTTP_CLIENT], settings.twilio, twilio.SMS))
+        router.register(whatsapp_deliverer(app[HTTP_CLIENT], settings))
         app[ROUTER] = router
         yield
 
     return context
+
+
+def whatsapp_deliverer(http: aiohttp.ClientSession, settings: Settings) -> Deliverer:
+    """The Cloud API when WHATSAPP_PHONE_NUMBER_ID is set, else Twilio's WhatsApp numbers."""
+    if settings.whatsapp.phone_number_id:
+        return whatsapp.CloudApiDeliverer(http, settings.whatsapp)
+    return TwilioDeliverer(http, settings.twilio, whatsapp.WHATSAPP)
 
 
 def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: Optional[Screen] = None,

@@ -16,6 +16,9 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from bot.channels.twilio import TwilioConfig
+from bot.channels.whatsapp import WhatsAppConfig
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'clinic.db'}"
 DEFAULT_CLINIC_PROFILE = PROJECT_ROOT / "clinic.yml"
@@ -104,19 +107,10 @@ class Settings:
     default_phone_region: str = "GB"
     log_level: str = "INFO"
     clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]
-    # Twilio (SMS, and WhatsApp through Twilio); secrets are left out of repr().
-    twilio_account_sid: str = ""
-    twilio_auth_token: str = field(default="", repr=False)
-    twilio_api_base: str = "https://api.twilio.com"
-    public_base_url: str = ""
-    twilio_sms_from: str = ""
-    twilio_whatsapp_from: str = ""
-    # Meta WhatsApp Cloud API.
-    whatsapp_verify_token: str = field(default="", repr=False)
-    whatsapp_app_secret: str = field(default="", repr=False)
-    whatsapp_api_base: str = "https://graph.facebook.com/v19.0"
-    whatsapp_phone_number_id: str = ""
-    whatsapp_access_token: str = field(default="", repr=False)
+    # The phone channels, each configured in its own module: Twilio (SMS, and WhatsApp through
+    # Twilio) and Meta's WhatsApp Cloud API. Their secrets are left out of repr().
+    twilio: TwilioConfig = field(default_factory=lambda: TwilioConfig(account_sid="", auth_token=""))
+    whatsapp: WhatsAppConfig = field(default_factory=lambda: WhatsAppConfig(verify_token="", app_secret=""))
     # Shared by the application and the action server: signs channel-verified phone numbers.
     identity_signing_key: str = field(default="", repr=False)
     # Web chat: the sites allowed to open the socket ("*" for any; comma-separated origins).
@@ -150,8 +144,10 @@ class Settings:
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def secret_values(self) -> Tuple[str, ...]:
-        """The values of the secret fields and URL passwords that are set (for the log redaction)."""
-        values = [getattr(self, item.name) for item in fields(self) if not item.repr]
+        """The values of the secret fields (the channels' too) and URL passwords that are set (for the
+        log redaction)."""
+        values = [getattr(part, item.name) for part in (self, self.twilio, self.whatsapp)
+                  for item in fields(part) if not item.repr]
         for name in URL_FIELDS:
             password = urlsplit(getattr(self, name) or "").password or ""
             values += [password, unquote(password)]
@@ -176,17 +172,8 @@ class Settings:
             default_phone_region=env.get("DEFAULT_PHONE_REGION", "GB"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             clinic=ClinicProfile.load(profile_path, env),
-            twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
-            twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
-            twilio_api_base=env.get("TWILIO_API_BASE") or "https://api.twilio.com",
-            public_base_url=env.get("PUBLIC_BASE_URL", ""),
-            twilio_sms_from=env.get("TWILIO_SMS_FROM", ""),
-            twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM", ""),
-            whatsapp_verify_token=env.get("WHATSAPP_VERIFY_TOKEN", ""),
-            whatsapp_app_secret=env.get("WHATSAPP_APP_SECRET", ""),
-            whatsapp_api_base=env.get("WHATSAPP_API_BASE") or "https://graph.facebook.com/v19.0",
-            whatsapp_phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
-            whatsapp_access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
+            twilio=TwilioConfig.from_env(env),
+            whatsapp=WhatsAppConfig.from_env(env),
             identity_signing_key=env.get("IDENTITY_SIGNING_KEY", ""),
             web_allowed_origins=_origins(env.get("WEB_ALLOWED_ORIGINS", "*")),
             max_message_chars=_number(env, "MAX_MESSAGE_CHARS", 2000, int),

@@ -16,6 +16,7 @@ from typing import Any, List, Literal, Mapping, Optional, Sequence
 import aiohttp
 from twilio.request_validator import RequestValidator
 
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import (
     ChannelSendError,
     InboundMessage,
@@ -24,15 +25,17 @@ from bot.channels.messages import (
     split_text,
     with_numbered_options,
 )
+from bot.channels.whatsapp import WHATSAPP
 from bot.clinic.bookings import normalise_phone
-from bot.settings import Settings
 
 __all__ = [
     "EMPTY_TWIML",
+    "SMS",
     "SMS_BODY_LIMIT",
     "ChannelSendError",
     "MalformedWebhook",
     "TwilioConfig",
+    "TwilioDeliverer",
     "is_valid_signature",
     "parse_inbound",
     "render_sms",
@@ -49,6 +52,9 @@ WHATSAPP_PREFIX = "whatsapp:"
 _NO_DEFAULT_REGION = "ZZ"
 
 TwilioChannel = Literal["sms", "whatsapp"]
+DEFAULT_API_BASE = "https://api.twilio.com"
+# Twilio handles STOP/START/HELP on SMS itself (and confirms them); we record them too.
+SMS = ChannelKind("sms", phone_numbers=True)
 
 
 @dataclass(frozen=True)
@@ -57,21 +63,21 @@ class TwilioConfig:
 
     account_sid: str
     auth_token: str = field(repr=False)
-    api_base: str = "https://api.twilio.com"
+    api_base: str = DEFAULT_API_BASE
     public_base_url: str = ""
     from_sms: str = ""
     from_whatsapp: str = ""
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "TwilioConfig":
-        """The Twilio part of the application settings."""
+    def from_env(cls, env: Mapping[str, str]) -> "TwilioConfig":
+        """The Twilio settings from environment variables (see .env.example)."""
         return cls(
-            account_sid=settings.twilio_account_sid,
-            auth_token=settings.twilio_auth_token,
-            api_base=settings.twilio_api_base,
-            public_base_url=settings.public_base_url,
-            from_sms=settings.twilio_sms_from,
-            from_whatsapp=settings.twilio_whatsapp_from,
+            account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
+            auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            api_base=env.get("TWILIO_API_BASE") or DEFAULT_API_BASE,
+            public_base_url=env.get("PUBLIC_BASE_URL", ""),
+            from_sms=env.get("TWILIO_SMS_FROM", ""),
+            from_whatsapp=env.get("TWILIO_WHATSAPP_FROM", ""),
         )
 
 
@@ -196,3 +202,23 @@ async def send_twilio(
         raise ChannelSendError(channel, status, reason="Twilio response has no message sid")
     logger.debug("Twilio %s message accepted: %s", channel, sid)
     return sid
+
+
+class TwilioDeliverer:
+    """Sends SMS (and, without a Cloud API number, WhatsApp) replies through Twilio's Messages API."""
+
+    def __init__(self, http: aiohttp.ClientSession, config: TwilioConfig, kind: ChannelKind = SMS) -> None:
+        """Send on `kind` (SMS, or WHATSAPP through Twilio) with the application's HTTP client."""
+        if kind not in (SMS, WHATSAPP):
+            raise ValueError(f"Twilio cannot send on channel {kind.name!r}")
+        self.http = http
+        self.config = config
+        self.kind = kind
+
+    async def send(self, conversation, replies: Sequence[OutboundMessage], author: str) -> None:
+        """Each rendered body (long texts split, buttons numbered) as one Twilio message."""
+        for body in render_sms(replies):
+            await send_twilio(self.http, self.config, self.kind.name, conversation.external_id, body)
+
+    async def notify_owner(self, conversation, owner: str, notice: str) -> None:
+        """Nothing: on SMS the handoff and hand-back are ordinary messages."""

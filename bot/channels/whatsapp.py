@@ -14,10 +14,11 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import aiohttp
 
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import (
     ChannelSendError,
     InboundMessage,
@@ -26,10 +27,11 @@ from bot.channels.messages import (
     with_numbered_options,
 )
 from bot.clinic.bookings import normalise_phone
-from bot.settings import Settings
 
 __all__ = [
+    "WHATSAPP",
     "ChannelSendError",
+    "CloudApiDeliverer",
     "MalformedWebhook",
     "WhatsAppConfig",
     "is_valid_signature",
@@ -55,6 +57,12 @@ MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker", "loca
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
 _NO_DEFAULT_REGION = "ZZ"
 
+# STOP on WhatsApp is ours to confirm (Twilio confirms an SMS opt-out itself, Meta does nothing).
+WHATSAPP = ChannelKind(
+    "whatsapp", phone_numbers=True, confirms_stop=True, reply_window=CUSTOMER_CARE_WINDOW,
+    window_closed="WhatsApp allows free-form replies only within 24 hours of the patient's last message: "
+                  "send an approved template message instead (or call the patient)")
+
 
 @dataclass(frozen=True)
 class WhatsAppConfig:
@@ -67,14 +75,14 @@ class WhatsAppConfig:
     access_token: str = field(default="", repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "WhatsAppConfig":
-        """The WhatsApp Cloud API part of the application settings."""
+    def from_env(cls, env: Mapping[str, str]) -> "WhatsAppConfig":
+        """The WhatsApp Cloud API settings from environment variables (see .env.example)."""
         return cls(
-            verify_token=settings.whatsapp_verify_token,
-            app_secret=settings.whatsapp_app_secret,
-            api_base=settings.whatsapp_api_base,
-            phone_number_id=settings.whatsapp_phone_number_id,
-            access_token=settings.whatsapp_access_token,
+            verify_token=env.get("WHATSAPP_VERIFY_TOKEN", ""),
+            app_secret=env.get("WHATSAPP_APP_SECRET", ""),
+            api_base=env.get("WHATSAPP_API_BASE") or DEFAULT_API_BASE,
+            phone_number_id=env.get("WHATSAPP_PHONE_NUMBER_ID", ""),
+            access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
         )
 
 
@@ -279,6 +287,23 @@ async def send_whatsapp(
 
 def within_customer_care_window(last_patient_message_at: Optional[datetime], now: datetime) -> bool:
     """True while free-form replies are allowed: less than 24 hours since the patient last wrote."""
-    if last_patient_message_at is None:
-        return False
-    return now - last_patient_message_at < CUSTOMER_CARE_WINDOW
+    return WHATSAPP.within_reply_window(last_patient_message_at, now)
+
+
+class CloudApiDeliverer:
+    """Sends WhatsApp replies through Meta's Graph API (reply buttons where the bot offers choices)."""
+
+    kind = WHATSAPP
+
+    def __init__(self, http: aiohttp.ClientSession, config: WhatsAppConfig) -> None:
+        """Send with the application's HTTP client and the Cloud API settings."""
+        self.http = http
+        self.config = config
+
+    async def send(self, conversation, replies: Sequence[OutboundMessage], author: str) -> None:
+        """One Graph API message per reply, to the conversation's phone number."""
+        for reply in replies:
+            await send_whatsapp(self.http, self.config, conversation.external_id, reply)
+
+    async def notify_owner(self, conversation, owner: str, notice: str) -> None:
+        """Nothing: on WhatsApp the handoff and hand-back are ordinary messages."""

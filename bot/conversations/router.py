@@ -19,8 +19,8 @@ from typing import Callable, Dict, List, Optional, Protocol, Sequence
 from sqlalchemy.orm import sessionmaker
 
 from bot.channels.keywords import consent_keyword, help_text
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import Button, InboundMessage, OutboundMessage, choose_button
-from bot.channels.whatsapp import within_customer_care_window
 from bot.clinic import audit
 from bot.clinic.identity import channel_identity_metadata
 from bot.conversations import handoff, store
@@ -34,8 +34,6 @@ from bot.engine.turn import EngineTurn
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-PHONE_CHANNELS = ("sms", "whatsapp")
 
 
 class Engine(Protocol):
@@ -57,7 +55,9 @@ class Screen(Protocol):
 
 
 class Deliverer(Protocol):
-    """Sends messages to patients on one channel."""
+    """Sends messages to patients on one channel, and says what kind of channel it is."""
+
+    kind: ChannelKind
 
     async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
         """Deliver `replies` to the patient of `conversation`; raise ChannelSendError if refused."""
@@ -119,9 +119,14 @@ class ConversationRouter:
         self.limiter = SlidingWindowLimiter(self.limits.messages_per_window, self.limits.window_seconds)
         self.deliverers: Dict[str, Deliverer] = {}
 
-    def register(self, channel: str, deliverer: Deliverer) -> None:
-        """Send this channel's outbound messages through `deliverer`."""
-        self.deliverers[channel] = deliverer
+    def register(self, deliverer: Deliverer) -> None:
+        """Send the outbound messages of `deliverer.kind`'s channel through `deliverer`."""
+        self.deliverers[deliverer.kind.name] = deliverer
+
+    def kind_of(self, channel: str) -> ChannelKind:
+        """The registered channel's kind; a channel with no deliverer is treated as plain text."""
+        deliverer = self.deliverers.get(channel)
+        return deliverer.kind if deliverer is not None else ChannelKind(channel)
 
     # ---- patient messages -------------------------------------------------------------------
 
@@ -152,7 +157,7 @@ class ConversationRouter:
             accepted = Accepted(
                 inbound=inbound, text=text, conversation=ConversationRef.of(conversation),
                 first_contact=first_contact,
-                opted_out=inbound.channel in PHONE_CHANNELS and store.is_opted_out(
+                opted_out=self.kind_of(inbound.channel).phone_numbers and store.is_opted_out(
                     session, inbound.sender, inbound.channel),
                 offered=store.offered_buttons(session, conversation.id))
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
@@ -162,7 +167,7 @@ class ConversationRouter:
         """Decide the replies to an accepted message, then store and deliver them."""
         ref, inbound, text = accepted.conversation, accepted.inbound, accepted.text
         outcome = Outcome(conversation=ref)
-        keyword = consent_keyword(text) if inbound.channel in PHONE_CHANNELS else None
+        keyword = consent_keyword(text) if self.kind_of(inbound.channel).phone_numbers else None
         if keyword and (keyword != "start" or accepted.opted_out):
             return await self._consent(ref, inbound, keyword, outcome)
         if accepted.opted_out:
@@ -245,7 +250,7 @@ class ConversationRouter:
             return inbound.reply_to_payload
         if text in payloads:
             return text
-        if inbound.channel in PHONE_CHANNELS:
+        if self.kind_of(inbound.channel).phone_numbers:  # buttons went out as numbered options
             chosen = choose_button(text, offered)
             if chosen:
                 return chosen
@@ -273,7 +278,7 @@ class ConversationRouter:
 
     def _identity_metadata(self, ref: ConversationRef) -> dict:
         """The signed phone number of an SMS or WhatsApp sender, for the custom actions."""
-        if ref.channel in PHONE_CHANNELS and self.settings.identity_signing_key:
+        if self.kind_of(ref.channel).phone_numbers and self.settings.identity_signing_key:
             return channel_identity_metadata(self.settings.identity_signing_key, ref.sender_key, ref.external_id)
         return {}
 
@@ -294,8 +299,8 @@ class ConversationRouter:
             await self._send(ref, outcome.replies, author="system")
             return outcome
         opting_out = keyword == "stop"
-        if opting_out and inbound.channel == "whatsapp":
-            # Twilio confirms an SMS opt-out itself; on WhatsApp the patient hears it from us, once.
+        if opting_out and self.kind_of(inbound.channel).confirms_stop:
+            # The platform does not confirm the opt-out itself: the patient hears it from us, once.
             outcome.replies = [self.replies.opted_out()]
             await self._send(ref, outcome.replies, author="system")
         with self.sessions.begin() as session:
@@ -328,7 +333,7 @@ class ConversationRouter:
         if deliverer is None:
             logger.warning("conversation %s: no deliverer for channel %s", ref.id, ref.channel)
             return
-        if ref.channel in PHONE_CHANNELS and author != "system" and self._opted_out(ref):
+        if deliverer.kind.phone_numbers and author != "system" and self._opted_out(ref):
             logger.info("conversation %s: number opted out, nothing sent", ref.id)
             return
         try:
@@ -380,15 +385,13 @@ class ConversationRouter:
         return ref
 
     def _check_reachable(self, session, conversation: Conversation, now: datetime) -> None:
-        """Refuse a reply the channel would not deliver (opted out; WhatsApp after 24 hours)."""
-        if conversation.channel in PHONE_CHANNELS and store.is_opted_out(session, conversation.external_id,
-                                                                         conversation.channel):
+        """Refuse a reply the channel would not deliver (opted out; outside its reply window)."""
+        kind = self.kind_of(conversation.channel)
+        if kind.phone_numbers and store.is_opted_out(session, conversation.external_id, conversation.channel):
             raise StaffActionError("the patient opted out of messages on this channel (STOP)")
-        if conversation.channel == "whatsapp" and not within_customer_care_window(
-                conversation.last_patient_message_at, now):
-            raise StaffActionError(
-                "WhatsApp allows free-form replies only within 24 hours of the patient's last message: "
-                "send an approved template message instead (or call the patient)")
+        refusal = kind.refusal(conversation.last_patient_message_at, now)
+        if refusal is not None:
+            raise StaffActionError(refusal)
 
     async def hand_back(self, conversation_id: int, staff_user_id: int) -> ConversationRef:
         """Resolve the escalation and give the conversation back to the bot; the patient is told."""

@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, Sequence
 import socketio
 from aiohttp import web
 
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import InboundMessage, OutboundMessage
 from bot.conversations import store
 from bot.conversations.store import ConversationRef
@@ -34,6 +35,8 @@ SOCKET_PATH = "socket.io"
 MAX_EVENT_BYTES = 64 * 1024
 FANOUT_CHANNEL = "clinic-webchat"
 REDIS_CONNECT_TIMEOUT_SECONDS = 2.0
+# The web chat: a session id, not a phone number; replies are allowed at any time.
+WEB = ChannelKind("web")
 
 
 def client_manager(redis_url: Optional[str]) -> Optional[socketio.AsyncRedisManager]:
@@ -66,6 +69,8 @@ def unavailable_payload(clinic_phone: str) -> Dict[str, Any]:
 
 class WebDeliverer:
     """Sends replies and owner notices to the socket.io room of a web conversation."""
+
+    kind = WEB
 
     def __init__(self, sio: socketio.AsyncServer) -> None:
         """Emit through `sio`."""
@@ -152,7 +157,7 @@ class WebChat:
         text = data.get("message") if isinstance(data, dict) else None
         if not isinstance(text, str):
             return
-        inbound = InboundMessage(channel="web", sender=session_id, text=text, channel_message_id=None,
+        inbound = InboundMessage(channel=WEB.name, sender=session_id, text=text, channel_message_id=None,
                                  has_media=False, received_at=utcnow())
         try:
             accepted = router.accept(inbound)

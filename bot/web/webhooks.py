@@ -14,11 +14,10 @@ from typing import Awaitable, List, Sequence
 
 from aiohttp import web
 
-from bot.appkeys import BACKGROUND_TASKS, HTTP_CLIENT, ROUTER, SETTINGS
+from bot.appkeys import BACKGROUND_TASKS, ROUTER, SETTINGS
 from bot.channels import twilio, whatsapp
-from bot.channels.messages import InboundMessage, MalformedWebhook, OutboundMessage
+from bot.channels.messages import InboundMessage, MalformedWebhook
 from bot.conversations.router import Accepted, ConversationRouter
-from bot.conversations.store import ConversationRef
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ async def process_all(router: ConversationRouter, accepted: Sequence[Accepted]) 
 
 async def twilio_webhook(request: web.Request) -> web.Response:
     """An SMS or WhatsApp message from Twilio: check, store, answer empty TwiML, reply later."""
-    config = twilio.TwilioConfig.from_settings(request.app[SETTINGS])
+    config = request.app[SETTINGS].twilio
     form = {key: str(value) for key, value in (await request.post()).items()}
     if not twilio.is_valid_signature(config, request.path_qs, form, request.headers.get("X-Twilio-Signature")):
         logger.warning("Twilio webhook refused: missing or wrong signature")
@@ -69,7 +68,7 @@ async def twilio_webhook(request: web.Request) -> web.Response:
 
 async def whatsapp_verify(request: web.Request) -> web.Response:
     """Meta's subscription handshake: echo hub.challenge when the verify token matches."""
-    config = whatsapp.WhatsAppConfig.from_settings(request.app[SETTINGS])
+    config = request.app[SETTINGS].whatsapp
     challenge = whatsapp.verify_subscription(config, request.query)
     if challenge is None:
         raise web.HTTPForbidden(text="verify token does not match")
@@ -78,7 +77,7 @@ async def whatsapp_verify(request: web.Request) -> web.Response:
 
 async def whatsapp_webhook(request: web.Request) -> web.Response:
     """Messages (and status updates, ignored) from the WhatsApp Cloud API."""
-    config = whatsapp.WhatsAppConfig.from_settings(request.app[SETTINGS])
+    config = request.app[SETTINGS].whatsapp
     raw = await request.read()
     if not whatsapp.is_valid_signature(config, raw, request.headers.get("X-Hub-Signature-256")):
         logger.warning("WhatsApp webhook refused: missing or wrong signature")
@@ -92,48 +91,6 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     if accepted:
         run_in_background(request.app, process_all(router, accepted))
     return web.json_response({"received": len(messages)})
-
-
-class TwilioDeliverer:
-    """Sends SMS (and, without a Cloud API number, WhatsApp) replies through Twilio's Messages API."""
-
-    def __init__(self, app: web.Application, channel: str) -> None:
-        """Send on `channel` ("sms" or "whatsapp") with the application's HTTP client."""
-        self.app = app
-        self.channel = channel
-
-    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
-        """Each rendered body (long texts split, buttons numbered) as one Twilio message."""
-        config = twilio.TwilioConfig.from_settings(self.app[SETTINGS])
-        for body in twilio.render_sms(replies):
-            await twilio.send_twilio(self.app[HTTP_CLIENT], config, self.channel, conversation.external_id, body)
-
-    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
-        """Nothing: on SMS the handoff and hand-back are ordinary messages."""
-
-
-class CloudApiDeliverer:
-    """Sends WhatsApp replies through Meta's Graph API (reply buttons where the bot offers choices)."""
-
-    def __init__(self, app: web.Application) -> None:
-        """Send with the application's HTTP client."""
-        self.app = app
-
-    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
-        """One Graph API message per reply."""
-        config = whatsapp.WhatsAppConfig.from_settings(self.app[SETTINGS])
-        for reply in replies:
-            await whatsapp.send_whatsapp(self.app[HTTP_CLIENT], config, conversation.external_id, reply)
-
-    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
-        """Nothing: on WhatsApp the handoff and hand-back are ordinary messages."""
-
-
-def whatsapp_deliverer(app: web.Application):
-    """The Cloud API when WHATSAPP_PHONE_NUMBER_ID is set, else Twilio's WhatsApp numbers."""
-    if app[SETTINGS].whatsapp_phone_number_id:
-        return CloudApiDeliverer(app)
-    return TwilioDeliverer(app, "whatsapp")
 
 
 def setup_webhooks(app: web.Application) -> None:

@@ -6,9 +6,11 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import Button, OutboundMessage
 from bot.conversations.handoff import HandoffRequest
 from bot.engine.turn import EngineTurn
+from bot.web.webchat import WEB
 
 
 class ScriptedEngine:
@@ -61,8 +63,9 @@ class KeywordScreen:
 
 @dataclass
 class RecordingDeliverer:
-    """Records every send and owner notice instead of delivering."""
+    """Records every send and owner notice instead of delivering, as a channel of `kind`."""
 
+    kind: ChannelKind = WEB
     sent: List[Tuple[str, str, str]] = field(default_factory=list)  # (external id, author, text)
     notices: List[Tuple[str, str]] = field(default_factory=list)
     fail: bool = False

@@ -109,14 +109,14 @@ def test_config_comes_from_settings_environment() -> None:
             "TWILIO_WHATSAPP_FROM": CLINIC_WHATSAPP,
         }
     )
-    assert TwilioConfig.from_settings(settings) == make_config()
+    assert settings.twilio == make_config()
     assert AUTH_TOKEN not in repr(settings) and AUTH_TOKEN not in repr(make_config())
 
 
 def test_api_base_defaults_to_twilio() -> None:
-    assert Settings.from_env({}).twilio_api_base == "https://api.twilio.com"
+    assert Settings.from_env({}).twilio.api_base == "https://api.twilio.com"
     local = "http://127.0.0.1:9"
-    assert Settings.from_env({"TWILIO_API_BASE": local}).twilio_api_base == local
+    assert Settings.from_env({"TWILIO_API_BASE": local}).twilio.api_base == local
 
 
 # --- signatures ----------------------------------------------------------------------------------

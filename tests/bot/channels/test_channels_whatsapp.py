@@ -124,7 +124,7 @@ def test_config_comes_from_settings_environment() -> None:
             "WHATSAPP_ACCESS_TOKEN": ACCESS_TOKEN,
         }
     )
-    assert WhatsAppConfig.from_settings(settings) == make_config()
+    assert settings.whatsapp == make_config()
     for secret in (APP_SECRET, VERIFY_TOKEN, ACCESS_TOKEN):
         assert secret not in repr(settings) and secret not in repr(make_config())
 

@@ -12,12 +12,16 @@ import pytest
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import OutboundMessage
+from bot.channels.twilio import SMS
+from bot.channels.whatsapp import WHATSAPP
 from bot.clinic import staff as staff_accounts
 from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import Conversation, Escalation, Message, StaffRequest
 from bot.engine.turn import EngineTurn
 from bot.settings import Settings
+from bot.web.webchat import WEB
 
 PASSWORD = "correct horse battery"
 START = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
@@ -52,9 +56,10 @@ class Clock:
 
 
 class RecordingDeliverer:
-    """A channel that records what it was asked to send."""
+    """A channel of `kind` that records what it was asked to send."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: ChannelKind) -> None:
+        self.kind = kind
         self.sent: List[Tuple[int, str, str]] = []
         self.notices: List[Tuple[int, str]] = []
 
@@ -96,7 +101,7 @@ def accounts(session_factory) -> Dict[str, int]:
 
 @pytest.fixture
 def deliverers() -> Dict[str, RecordingDeliverer]:
-    return {"web": RecordingDeliverer(), "sms": RecordingDeliverer(), "whatsapp": RecordingDeliverer()}
+    return {kind.name: RecordingDeliverer(kind) for kind in (WEB, SMS, WHATSAPP)}
 
 
 @pytest.fixture
@@ -153,8 +158,8 @@ async def client(aiohttp_client, console_app, deliverers):
     from bot.appkeys import ROUTER
 
     test_client = await aiohttp_client(console_app)
-    for channel, deliverer in deliverers.items():
-        console_app[ROUTER].register(channel, deliverer)
+    for deliverer in deliverers.values():
+        console_app[ROUTER].register(deliverer)
     return test_client
 
 

@@ -8,12 +8,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from bot.channels.kinds import ChannelKind
 from bot.channels.messages import InboundMessage
+from bot.channels.twilio import SMS
+from bot.channels.whatsapp import WHATSAPP
 from bot.clinic.identity import verified_channel_phone
 from bot.conversations.router import ConversationRouter, RouterLimits, StaffActionError
 from bot.db.models import AuditLog, ConsentRecord, Conversation, Escalation, Message
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.settings import Settings
+from bot.web.webchat import WEB
 from tests.bot.fakes import KeywordScreen, RecordingDeliverer, ScriptedEngine
 
 PHONE = "+447700900123"
@@ -31,7 +35,7 @@ def engine(session_factory) -> ScriptedEngine:
 
 @pytest.fixture
 def deliverers():
-    return {"web": RecordingDeliverer(), "sms": RecordingDeliverer(), "whatsapp": RecordingDeliverer()}
+    return {kind.name: RecordingDeliverer(kind) for kind in (WEB, SMS, WHATSAPP)}
 
 
 @pytest.fixture
@@ -39,8 +43,8 @@ def router(settings, session_factory, engine, deliverers) -> ConversationRouter:
     router = ConversationRouter(settings, session_factory, engine, screen=KeywordScreen(),
                                 limits=RouterLimits(messages_per_window=5, window_seconds=60,
                                                     engine_timeout_seconds=0.5))
-    for channel, deliverer in deliverers.items():
-        router.register(channel, deliverer)
+    for deliverer in deliverers.values():
+        router.register(deliverer)
     return router
 
 
@@ -298,6 +302,23 @@ async def test_staff_reply_on_whatsapp_after_24_hours_needs_a_template(router, s
         await router.staff_reply(conversation_id, None, "Hello again")
 
 
+async def test_the_router_follows_what_the_channel_says_not_its_name(settings, session_factory, engine):
+    """A channel's rules come from its kind: here an SMS provider with STOP confirmation and a 1-hour window."""
+    strict = RecordingDeliverer(ChannelKind("sms", phone_numbers=True, confirms_stop=True,
+                                            reply_window=timedelta(hours=1), window_closed="window closed"))
+    router = ConversationRouter(settings, session_factory, engine)
+    router.register(strict)
+    await router.receive(message("hello", channel="sms", sender=PHONE, message_id="s1"))
+    with session_factory.begin() as session:
+        conversation = session.execute(select(Conversation)).scalar_one()
+        conversation.last_patient_message_at = datetime.now(timezone.utc) - timedelta(minutes=61)
+        conversation_id = conversation.id
+    with pytest.raises(StaffActionError, match="window closed"):
+        await router.staff_reply(conversation_id, None, "Hello again")
+    await router.receive(message("STOP", channel="sms", sender=PHONE, message_id="s2"))
+    assert "won't receive any more messages" in strict.texts()[-1]  # confirmed by us on this channel
+
+
 async def test_channel_failure_keeps_the_stored_reply(router, deliverers, session_factory):
     deliverers["web"].fail = True
     await router.receive(message("hello"))
@@ -314,7 +335,7 @@ async def test_staff_action_on_unknown_conversation_is_refused(router):
 
 async def test_a_router_without_limits_uses_the_defaults(settings, session_factory, engine, deliverers):
     router = ConversationRouter(settings, session_factory, engine)
-    router.register("web", deliverers["web"])
+    router.register(deliverers["web"])
     assert router.limits == RouterLimits()
     outcome = await router.receive(message("how long does a session take"))
     assert outcome.handled_by == "bot"

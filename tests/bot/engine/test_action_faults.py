@@ -41,7 +41,7 @@ def router(engine_settings, clinic_sessions, rasa_engine, deliverer) -> Conversa
     """The real router over the real engine; the engine timeout well above the action timeout."""
     router = ConversationRouter(engine_settings, clinic_sessions, rasa_engine,
                                 limits=RouterLimits(engine_timeout_seconds=ENGINE_TIMEOUT_SECONDS))
-    router.register("web", deliverer)
+    router.register(deliverer)
     return router
 
 

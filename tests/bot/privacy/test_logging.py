@@ -1,7 +1,6 @@
 """Logs at INFO carry no message text, phone number, name or date of birth; nor secrets."""
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import re
@@ -101,14 +100,13 @@ def test_library_loggers_at_warning_unless_debug(restore_logging):
 
 
 def test_secret_settings_are_redacted_from_logs(restore_logging):
-    settings = dataclasses.replace(
-        Settings.from_env({"DATABASE_URL": "postgresql://clinic:db-pass-word@db/clinic"}),
-        twilio_auth_token="test-token-0123456789", whatsapp_access_token="EAAtestAccessToken0001",
-        session_secret="x" * 44)
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://clinic:db-pass-word@db/clinic",
+                                  "TWILIO_AUTH_TOKEN": "test-token-0123456789",
+                                  "WHATSAPP_ACCESS_TOKEN": "EAAtestAccessToken0001", "SESSION_SECRET": "x" * 44})
     stream = io.StringIO()
     configure_logging("INFO", stream=stream, secrets=settings.secret_values())
     log = logging.getLogger("bot.test")
-    log.warning("sending with %s and %s to %s", settings.twilio_auth_token, settings.whatsapp_access_token,
+    log.warning("sending with %s and %s to %s", settings.twilio.auth_token, settings.whatsapp.access_token,
                 settings.database_url)
     output = stream.getvalue()
     assert "0123456789" not in output and "EAAtest" not in output and "db-pass-word" not in output
@@ -119,10 +117,10 @@ def test_secret_settings_are_redacted_from_logs(restore_logging):
 
 @pytest.fixture
 def app_settings(db_url) -> Settings:
-    return dataclasses.replace(
-        Settings.from_env({"DATABASE_URL": db_url}), identity_signing_key="k" * 32,
-        twilio_account_sid="AC" + "1" * 32, twilio_auth_token="t" * 32, twilio_sms_from="+447700900999",
-        twilio_api_base="http://127.0.0.1:9", public_base_url="https://bot.clinic.example")
+    return Settings.from_env({
+        "DATABASE_URL": db_url, "IDENTITY_SIGNING_KEY": "k" * 32, "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+        "TWILIO_AUTH_TOKEN": "t" * 32, "TWILIO_SMS_FROM": "+447700900999", "TWILIO_API_BASE": "http://127.0.0.1:9",
+        "PUBLIC_BASE_URL": "https://bot.clinic.example"})
 
 
 async def test_a_conversation_with_personal_data_leaves_none_in_the_logs(

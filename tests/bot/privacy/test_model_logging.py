@@ -83,9 +83,11 @@ def action_server(clinic_db, tmp_path):
 async def test_real_rasa_turns_leave_no_personal_data_in_the_logs(
         restore_logging, trained_model, clinic_db, action_server, caplog, capfd):
     from bot.channels.messages import InboundMessage
+    from bot.channels.twilio import SMS
     from bot.conversations.router import ConversationRouter
     from bot.db.session import create_db_engine, make_session_factory
     from bot.engine.agent import RasaEngine
+    from bot.web.webchat import WEB
     from tests.bot.fakes import RecordingDeliverer
 
     action_url, action_log = action_server
@@ -98,9 +100,9 @@ async def test_real_rasa_turns_leave_no_personal_data_in_the_logs(
     await engine.load()
     db = create_db_engine(clinic_db)
     router = ConversationRouter(settings, make_session_factory(db), engine)  # no screen: Rasa hears it all
-    deliverer = RecordingDeliverer()
-    for channel in ("web", "sms"):
-        router.register(channel, deliverer)
+    deliverer = RecordingDeliverer(WEB)
+    router.register(deliverer)
+    router.register(RecordingDeliverer(SMS, sent=deliverer.sent, notices=deliverer.notices))  # one record
     try:
         turns = [("web", "privacy-web-1", "when is my next appointment"), ("web", "privacy-web-1", "MC-1001"),
                  ("web", "privacy-web-1", "12/04/1988"), ("web", "privacy-web-1", TEXT),

@@ -118,21 +118,35 @@ def test_no_secrets_in_the_repository():
     assert findings("bot/channels/twilio.py", 'AUTH_TOKEN = "fake-looking-but-not-in-tests"')  # tests/ only
 
 
+def secret_fields_of(config) -> list:
+    """The names of a settings dataclass's fields that look secret."""
+    return [f.name for f in dataclasses.fields(config) if SECRET_NAME.search(f.name)]
+
+
+def with_secret_values(config, prefix: str):
+    """`config` with every secret-looking field set to a recognisable value; (config, values)."""
+    values = {name: f"value-of-{prefix}{name.replace('_', '-')}-0123456789" for name in secret_fields_of(config)}
+    return dataclasses.replace(config, **values), values
+
+
 def test_settings_repr_hides_every_secret_field():
-    secret_fields = [f.name for f in dataclasses.fields(Settings) if SECRET_NAME.search(f.name)]
-    assert {"twilio_auth_token", "whatsapp_verify_token", "whatsapp_app_secret", "whatsapp_access_token",
-            "identity_signing_key", "session_secret"} <= set(secret_fields)
-    values = {name: f"value-of-{name.replace('_', '-')}-0123456789" for name in secret_fields}
-    settings = dataclasses.replace(
-        Settings.from_env({"DATABASE_URL": "postgresql://clinic:database-pass-word@db.internal:5432/clinic",
-                           "REDIS_URL": "redis://:redis-pass-word@cache.internal:6379/0"}), **values)
+    base = Settings.from_env({"DATABASE_URL": "postgresql://clinic:database-pass-word@db.internal:5432/clinic",
+                              "REDIS_URL": "redis://:redis-pass-word@cache.internal:6379/0"})
+    assert {"identity_signing_key", "session_secret"} <= set(secret_fields_of(base))
+    assert {"auth_token"} <= set(secret_fields_of(base.twilio))
+    assert {"verify_token", "app_secret", "access_token"} <= set(secret_fields_of(base.whatsapp))
+    twilio, twilio_values = with_secret_values(base.twilio, "twilio-")
+    whatsapp, whatsapp_values = with_secret_values(base.whatsapp, "whatsapp-")
+    settings, values = with_secret_values(dataclasses.replace(base, twilio=twilio, whatsapp=whatsapp), "")
+    values = {**values, **{f"twilio.{k}": v for k, v in twilio_values.items()},
+              **{f"whatsapp.{k}": v for k, v in whatsapp_values.items()}}
     shown = repr(settings)
     for name, value in values.items():
         assert value not in shown, name
-        assert f"{name}=" not in shown, name
+        assert f"{name.split('.')[-1]}=" not in shown, name
     assert "database-pass-word" not in shown and "redis-pass-word" not in shown
     assert "postgresql://clinic:***@db.internal:5432/clinic" in shown  # the rest stays readable
-    assert "twilio_account_sid=" in shown and "retention_days=365" in shown
+    assert "account_sid=" in shown and "retention_days=365" in shown
     assert str(settings) == shown
     # The same values are what the log redaction is given.
     assert set(values.values()) | {"database-pass-word", "redis-pass-word"} <= set(settings.secret_values())

@@ -21,13 +21,12 @@ def engine(session_factory) -> ScriptedEngine:
 
 @pytest.fixture
 def settings(db_url) -> Settings:
-    return dataclasses.replace(
-        Settings.from_env({"DATABASE_URL": db_url}),
-        twilio_account_sid="AC" + "0" * 32, twilio_auth_token=TWILIO_TOKEN, public_base_url="https://bot.clinic.example",
-        twilio_sms_from="+447700900999", twilio_whatsapp_from="+447700900998",
-        whatsapp_verify_token="verify-me", whatsapp_app_secret=WHATSAPP_SECRET,
-        identity_signing_key="s" * 32, session_secret="",
-    )
+    return Settings.from_env({
+        "DATABASE_URL": db_url, "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "PUBLIC_BASE_URL": "https://bot.clinic.example", "TWILIO_SMS_FROM": "+447700900999",
+        "TWILIO_WHATSAPP_FROM": "+447700900998", "WHATSAPP_VERIFY_TOKEN": "verify-me",
+        "WHATSAPP_APP_SECRET": WHATSAPP_SECRET, "IDENTITY_SIGNING_KEY": "s" * 32,
+    })
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -62,8 +63,9 @@ async def platform(aiohttp_server):
 
 @pytest.fixture
 async def client(aiohttp_client, make_app, settings, platform):
-    app = make_app(settings, twilio_api_base=platform.base, whatsapp_api_base=f"{platform.base}/v19.0",
-                   whatsapp_phone_number_id="1234567890", whatsapp_access_token="graph-token")
+    app = make_app(settings, twilio=dataclasses.replace(settings.twilio, api_base=platform.base),
+                   whatsapp=dataclasses.replace(settings.whatsapp, api_base=f"{platform.base}/v19.0",
+                                                phone_number_id="1234567890", access_token="graph-token"))
     return await aiohttp_client(app)
 
 
