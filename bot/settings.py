@@ -10,14 +10,15 @@ import os
 from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.channels.twilio import TwilioConfig
-from bot.channels.whatsapp import WhatsAppConfig
+if TYPE_CHECKING:  # the channel modules bring aiohttp, which the clinic domain never imports
+    from bot.channels.twilio import TwilioConfig
+    from bot.channels.whatsapp import WhatsAppConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'clinic.db'}"
@@ -109,8 +110,8 @@ class Settings:
     clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]
     # The phone channels, each configured in its own module: Twilio (SMS, and WhatsApp through
     # Twilio) and Meta's WhatsApp Cloud API. Their secrets are left out of repr().
-    twilio: TwilioConfig = field(default_factory=lambda: TwilioConfig(account_sid="", auth_token=""))
-    whatsapp: WhatsAppConfig = field(default_factory=lambda: WhatsAppConfig(verify_token="", app_secret=""))
+    twilio: TwilioConfig = field(default_factory=lambda: _twilio_config({}))
+    whatsapp: WhatsAppConfig = field(default_factory=lambda: _whatsapp_config({}))
     # Shared by the application and the action server: signs channel-verified phone numbers.
     identity_signing_key: str = field(default="", repr=False)
     # Web chat: the sites allowed to open the socket ("*" for any; comma-separated origins).
@@ -172,8 +173,8 @@ class Settings:
             default_phone_region=env.get("DEFAULT_PHONE_REGION", "GB"),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             clinic=ClinicProfile.load(profile_path, env),
-            twilio=TwilioConfig.from_env(env),
-            whatsapp=WhatsAppConfig.from_env(env),
+            twilio=_twilio_config(env),
+            whatsapp=_whatsapp_config(env),
             identity_signing_key=env.get("IDENTITY_SIGNING_KEY", ""),
             web_allowed_origins=_origins(env.get("WEB_ALLOWED_ORIGINS", "*")),
             max_message_chars=_number(env, "MAX_MESSAGE_CHARS", 2000, int),
@@ -186,6 +187,20 @@ class Settings:
             retention_days=_number(env, "RETENTION_DAYS", 365, int),
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),
         )
+
+
+def _twilio_config(env: Mapping[str, str]) -> "TwilioConfig":
+    """Twilio's settings, read by its channel module (imported only when settings are built)."""
+    from bot.channels.twilio import TwilioConfig
+
+    return TwilioConfig.from_env(env)
+
+
+def _whatsapp_config(env: Mapping[str, str]) -> "WhatsAppConfig":
+    """The WhatsApp Cloud API's settings, read by its channel module (imported only when needed)."""
+    from bot.channels.whatsapp import WhatsAppConfig
+
+    return WhatsAppConfig.from_env(env)
 
 
 def _number(env: Mapping[str, str], name: str, default, kind, allow_zero: bool = False):

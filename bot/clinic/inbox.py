@@ -507,11 +507,6 @@ def iter_audit(session: Session, batch: int = 1000,
         after = rows[-1].id
 
 
-def last_audit_id(session: Session) -> int:
-    """The newest audit row's id (0 when the log is empty)."""
-    return session.execute(select(AuditLog.id).order_by(AuditLog.id.desc()).limit(1)).scalar() or 0
-
-
 def last_logout_at(session: Session, staff_user_id: int) -> Optional[datetime]:
     """When the staff member last signed out (that ends every session they had before)."""
     return session.execute(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -95,16 +95,6 @@ def request_data_deletion(
     request = create_change_request(session, kind="delete_data", patient_id=patient_id,
                                     sender_key=sender_key, wishes=wishes, now=now)
     return request, True
-
-
-def open_requests(session: Session) -> List[StaffRequest]:
-    """Requests still waiting for staff, oldest first."""
-    query = (
-        select(StaffRequest)
-        .where(StaffRequest.status == "open")
-        .order_by(StaffRequest.created_at, StaffRequest.id)
-    )
-    return list(session.execute(query).scalars())
 
 
 def mark_request_done(

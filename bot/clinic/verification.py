@@ -1,7 +1,8 @@
 """Prove who a patient is before talking about their bookings.
 
 Web chat: clinic reference plus date of birth (`verify_by_reference`). SMS and WhatsApp: the
-sender's phone number (`identify_by_phone`).
+sender's phone number, signed by the router (bot.clinic.identity) and looked up by the session-start
+action (`bookings.find_patient_by_phone`).
 
 Locking, checked before anything is compared so that a locked patient cannot be verified even
 with the right details:
@@ -242,10 +243,3 @@ def verify_by_reference(
         attempts_left=attempts_left,
     )
 
-
-def identify_by_phone(session: Session, raw_phone: str, default_region: str) -> Optional[PatientView]:
-    """The patient whose phone number sent this SMS/WhatsApp message ("whatsapp:+44…" is fine)."""
-    phone = normalise_phone(raw_phone, default_region)
-    if phone is None:
-        return None
-    return find_patient_by_phone(session, phone)

@@ -6,8 +6,14 @@ from clinic_testing import frozen_now, london
 from sqlalchemy import select
 
 from bot.clinic import audit
-from bot.clinic.requests import create_change_request, mark_request_done, open_requests
-from bot.db.models import AuditLog, Conversation, StaffUser
+from bot.clinic.requests import create_change_request, mark_request_done
+from bot.db.models import AuditLog, Conversation, StaffRequest, StaffUser
+
+
+def open_requests(session):
+    """Requests still waiting for staff, oldest first."""
+    return list(session.execute(select(StaffRequest).where(StaffRequest.status == "open")
+                                .order_by(StaffRequest.created_at, StaffRequest.id)).scalars())
 
 NOW = "2026-11-18 12:00:00"
 

@@ -8,9 +8,9 @@ from clinic_testing import frozen_now
 from freezegun import freeze_time
 from sqlalchemy import select
 
+from bot.clinic.bookings import find_patient_by_phone, normalise_phone
 from bot.clinic.verification import (
     MAX_FAILED_ATTEMPTS,
-    identify_by_phone,
     normalise_reference,
     parse_date_of_birth,
     reference_in,
@@ -230,6 +230,12 @@ def test_attempts_and_audit_rows_hold_no_typed_values(session_factory, patient_i
         )
     for typed in ("1988", "12/04", "13/04", "MC-7777", "7777", "MC-1001", "Alex"):
         assert typed not in stored
+
+
+def identify_by_phone(session, raw_phone: str, region: str):
+    """What the session-start action does with a signed sender number."""
+    phone = normalise_phone(raw_phone, region)
+    return find_patient_by_phone(session, phone) if phone else None
 
 
 def test_identify_by_phone(session_factory, patient_id) -> None:
