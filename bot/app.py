@@ -121,7 +121,7 @@ def _router_context(screen: Optional[Screen], use_default_screen: bool):
         chosen = screen if screen is not None or not use_default_screen else load_screen(settings)
         router = ConversationRouter(settings, app[SESSION_FACTORY], app[ENGINE], events=app[EVENTS],
                                     screen=chosen, limits=router_limits(settings))
-        router.register(WebDeliverer(app[WEBCHAT].sio))
+        router.register(WebDeliverer(app[WEBCHAT].sio, settings.clinic.timezone))
         router.register(TwilioDeliverer(app[HTTP_CLIENT], settings.twilio, twilio.SMS))
         router.register(whatsapp_deliverer(app[HTTP_CLIENT], settings))
         app[ROUTER] = router

@@ -68,6 +68,7 @@ class ClinicProfile:
     prices: Mapping[str, float]
     aftercare_hours: Mapping[str, int]
     preparation_hours: Mapping[str, int]
+    typical_reply_minutes: int = 30  # what patients are told to expect while the clinic is open
 
     @classmethod
     def load(cls, path: Path, environ: Mapping[str, str]) -> "ClinicProfile":
@@ -92,6 +93,7 @@ class ClinicProfile:
             prices={str(k): float(v) for k, v in (raw.get("prices") or {}).items()},
             aftercare_hours={str(k): int(v) for k, v in (raw.get("aftercare_hours") or {}).items()},
             preparation_hours={str(k): int(v) for k, v in (raw.get("preparation_hours") or {}).items()},
+            typical_reply_minutes=int(raw.get("typical_reply_minutes", 30)),
         )
 
 

@@ -32,8 +32,9 @@ def next_opening(profile: ClinicProfile, now: datetime) -> Optional[datetime]:
 def reply_expectation(profile: ClinicProfile, now: datetime) -> str:
     """One sentence telling the patient when staff will answer, given the opening hours."""
     if is_open(profile, now):
-        return "The clinic is open now, so someone should reply soon."
+        return f"The clinic is open now; the team usually replies within {profile.typical_reply_minutes} minutes."
     opens = next_opening(profile, now)
     if opens is None:
         return f"The clinic is closed at the moment; you can also call us on {profile.phone}."
-    return f"The clinic is closed at the moment, so the team will reply after we open {describe_when(opens, now, profile.timezone)}."
+    return (f"The clinic is closed at the moment, so the team will reply after we open "
+            f"{describe_when(opens, now, profile.timezone)}; you can also call us on {profile.phone} then.")

@@ -82,6 +82,24 @@ class Replies:
         return OutboundMessage(
             f"You'll receive messages from {self.clinic.name} here again. How can I help? Reply STOP to stop.")
 
+    def escalated_notice(self, now: datetime) -> str:
+        """Shown in the web widget the moment a conversation goes to staff: who answers, and when."""
+        return f"Your conversation is now with the clinic team, who will reply here. {reply_expectation(self.clinic, now)}"
+
+    def with_the_team(self, now: datetime) -> OutboundMessage:
+        """The acknowledgement of a message written while the clinic team has the conversation."""
+        return OutboundMessage(
+            f"Thanks, your message is with the clinic team. {reply_expectation(self.clinic, now)} "
+            f"If it's urgent, call {self.clinic.phone}.")
+
+    def red_flag_reminder(self) -> OutboundMessage:
+        """Repeated on every message until a staff member takes an urgent case."""
+        return OutboundMessage(
+            "The clinic team has been alerted to what you described. Please don't wait for a reply here: "
+            f"if you have trouble breathing, swelling of the face, lips or throat, or heavy bleeding, call "
+            f"{self.clinic.emergency_number} now. Otherwise call the clinic on {self.clinic.phone}, or go to "
+            "urgent care.")
+
     def staff_joined_notice(self) -> str:
         """Shown in the web widget when a staff member takes the conversation."""
         return "A member of the clinic team has joined the conversation."

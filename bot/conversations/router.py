@@ -78,6 +78,7 @@ class RouterLimits:
     messages_per_window: int = 20
     window_seconds: float = 60.0
     engine_timeout_seconds: float = 15.0
+    acknowledge_every_seconds: float = 600.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class ConversationRouter:
         self.replies = Replies(settings.clinic)
         self.limiter = SlidingWindowLimiter(self.limits.messages_per_window, self.limits.window_seconds)
         self.deliverers: Dict[str, Deliverer] = {}
+        self._acknowledged: Dict[int, datetime] = {}  # conversation id -> last "with the team" reply
 
     def register(self, deliverer: Deliverer) -> None:
         """Send the outbound messages of `deliverer.kind`'s channel through `deliverer`."""
@@ -203,7 +205,7 @@ class ConversationRouter:
         flagged = self._screen(text)
         if flagged is not None and flagged.is_red_flag:
             outcome.handled_by = "screen"
-            return self._red_flag(ref, flagged)
+            return await self._red_flag(ref, flagged)
         if len(text) > self.limits.max_message_chars:
             outcome.handled_by = "limit"
             return [self.replies.too_long(len(text), self.limits.max_message_chars)]
@@ -212,8 +214,7 @@ class ConversationRouter:
             outcome.handled_by = "limit"
             return [self.replies.slow_down()] if verdict is Verdict.REFUSE_AND_TELL else []
         if ref.owner == "staff":
-            outcome.handled_by = "staff"
-            return []
+            return await self._while_staff_own(ref, outcome)
         if not text:
             outcome.handled_by = "bot"
             return [self.replies.media_only()]
@@ -228,20 +229,45 @@ class ConversationRouter:
             return None
         return self.screen.check(text)
 
-    def _red_flag(self, ref: ConversationRef, flagged) -> List[OutboundMessage]:
+    async def _red_flag(self, ref: ConversationRef, flagged) -> List[OutboundMessage]:
         """Urgent guidance now, and the conversation at the top of the staff inbox."""
-        self._escalate(ref, handoff.HandoffRequest(reason="red_flag", priority="urgent",
-                                                   summary=self.replies.red_flag_summary(flagged),
-                                                   patient_id=ref.patient_id))
+        await self._escalate(ref, handoff.HandoffRequest(reason="red_flag", priority="urgent",
+                                                         summary=self.replies.red_flag_summary(flagged),
+                                                         patient_id=ref.patient_id))
         return [self.replies.red_flag(flagged)]
 
-    def _escalate(self, ref: ConversationRef, request: handoff.HandoffRequest) -> None:
-        """Give the conversation to staff (bot.conversations.handoff), then tell the inbox."""
+    async def _escalate(self, ref: ConversationRef, request: handoff.HandoffRequest) -> None:
+        """Give the conversation to staff (bot.conversations.handoff), tell the inbox, and tell the
+        patient's live client at once that the clinic team will answer (and when)."""
         if request.patient_id is None and ref.patient_id is not None:
             request = dataclasses.replace(request, patient_id=ref.patient_id)
+        now = self.clock()
         with self.sessions.begin() as session:
-            handoff.escalate(session, sender_key=ref.sender_key, request=request, now=self.clock())
+            handoff.escalate(session, sender_key=ref.sender_key, request=request, now=now)
         self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=request.priority == "urgent"))
+        if ref.owner != "staff":
+            await self._notify(ref, "staff", self.replies.escalated_notice(now))
+
+    async def _while_staff_own(self, ref: ConversationRef, outcome: Outcome) -> List[OutboundMessage]:
+        """A patient writes while the conversation is with staff: never silence.
+
+        Until a staff member takes an urgent red-flag case, every message gets the urgent guidance
+        again; otherwise a short acknowledgement, at most once per `acknowledge_every_seconds`.
+        """
+        now = self.clock()
+        with self.sessions.begin() as session:
+            escalation = store.open_escalation_of(session, ref.id)
+            waiting_red_flag = bool(escalation is not None and escalation.reason == "red_flag"
+                                    and escalation.status == "waiting")
+        if waiting_red_flag:
+            outcome.handled_by = "screen"
+            return [self.replies.red_flag_reminder()]
+        outcome.handled_by = "staff"
+        last = self._acknowledged.get(ref.id)
+        if last is not None and (now - last).total_seconds() < self.limits.acknowledge_every_seconds:
+            return []
+        self._acknowledged[ref.id] = now
+        return [self.replies.with_the_team(now)]
 
     def engine_text(self, inbound: InboundMessage, text: str, offered: Sequence[Button]) -> str:
         """What Rasa receives: an offered button's payload, or the patient's words (never a typed intent)."""
@@ -271,9 +297,9 @@ class ConversationRouter:
         except (EngineFailure, asyncio.TimeoutError) as error:
             logger.error("conversation %s: engine failed (%s)", ref.id, error or type(error).__name__)
             outcome.handled_by = "error"
-            return self._engine_failed(ref)
+            return await self._engine_failed(ref)
         if turn.handoff is not None:
-            self._escalate(ref, turn.handoff)
+            await self._escalate(ref, turn.handoff)
         return list(turn.replies)
 
     def _identity_metadata(self, ref: ConversationRef) -> dict:
@@ -282,9 +308,9 @@ class ConversationRouter:
             return channel_identity_metadata(self.settings.identity_signing_key, ref.sender_key, ref.external_id)
         return {}
 
-    def _engine_failed(self, ref: ConversationRef) -> List[OutboundMessage]:
+    async def _engine_failed(self, ref: ConversationRef) -> List[OutboundMessage]:
         """Open an escalation for a turn the engine could not answer, and apologise."""
-        self._escalate(ref, handoff.HandoffRequest(
+        await self._escalate(ref, handoff.HandoffRequest(
             reason="engine_error", summary="The assistant could not answer (technical fault).",
             patient_id=ref.patient_id))
         return [self.replies.apology(self.clock())]
@@ -315,7 +341,7 @@ class ConversationRouter:
         outcome.handled_by = "consent"
         flagged = self._screen(text)
         if flagged is not None and flagged.is_red_flag:
-            self._red_flag(ref, flagged)
+            await self._red_flag(ref, flagged)
         return outcome
 
     # ---- delivery ---------------------------------------------------------------------------

@@ -1,8 +1,14 @@
 """Web chat over socket.io, speaking Rasa's socket.io channel protocol (so rasa-webchat works too).
 
-    client -> session_request {session_id}     server -> session_confirm "<session id>"
+    client -> session_request {session_id, client?}     server -> session_confirm "<session id>"
     client -> user_uttered {message, session_id}
-    server -> bot_uttered {text, quick_replies?: [{content_type, title, payload}], author}
+    server -> bot_uttered {text} or {text, quick_replies: [{content_type, title, payload}]}
+
+`bot_uttered` carries exactly what Rasa's own socket.io channel carries, so an unmodified
+rasa-webchat renders it. The clinic's widget says `client: "clinic-widget"` in its session request
+and then receives events of our own instead, with what it needs beyond Rasa's format:
+
+    server -> clinic_message {text, quick_replies?, author: "bot" | "staff" | "system", time}
     server -> handoff {owner: "staff" | "bot", notice}
 
 Session ids are issued by the server (unguessable, stored as conversations). A session id the
@@ -19,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, Dict, Optional, Sequence
+from zoneinfo import ZoneInfo
 
 import socketio
 from aiohttp import web
@@ -49,9 +56,17 @@ def client_manager(redis_url: Optional[str]) -> Optional[socketio.AsyncRedisMana
     )
 
 
-def bot_uttered_payload(message: OutboundMessage, author: str) -> Dict[str, Any]:
-    """One reply in Rasa's socket.io format, with who wrote it."""
-    payload: Dict[str, Any] = {"text": message.text, "author": author}
+WIDGET_CLIENT = "clinic-widget"
+
+
+def widget_room(session_id: str) -> str:
+    """The room of the clinic widget's sockets for a session (Rasa-format clients use the session id)."""
+    return f"{WIDGET_CLIENT}:{session_id}"
+
+
+def bot_uttered_payload(message: OutboundMessage) -> Dict[str, Any]:
+    """One reply exactly as Rasa's socket.io channel sends it: text, and quick replies if any."""
+    payload: Dict[str, Any] = {"text": message.text}
     if message.buttons:
         payload["quick_replies"] = [
             {"content_type": "text", "title": button.title, "payload": button.payload}
@@ -60,30 +75,38 @@ def bot_uttered_payload(message: OutboundMessage, author: str) -> Dict[str, Any]
     return payload
 
 
-def unavailable_payload(clinic_phone: str) -> Dict[str, Any]:
+def clinic_message_payload(message: OutboundMessage, author: str, time: str) -> Dict[str, Any]:
+    """One reply for the clinic widget: Rasa's fields plus who wrote it and when (clinic time)."""
+    return {**bot_uttered_payload(message), "author": author, "time": time}
+
+
+def unavailable_text(clinic_phone: str) -> str:
     """What a web patient sees when the message could not even be stored (database down)."""
-    return {"author": "system", "text": (
-        "Sorry, we can't take messages right now because of a technical problem, and your last message "
-        f"was not received. Please try again in a few minutes, or call the clinic on {clinic_phone}.")}
+    return ("Sorry, we can't take messages right now because of a technical problem, and your last message "
+            f"was not received. Please try again in a few minutes, or call the clinic on {clinic_phone}.")
 
 
 class WebDeliverer:
-    """Sends replies and owner notices to the socket.io room of a web conversation."""
+    """Sends replies and owner notices to the sockets of a web conversation (every tab)."""
 
     kind = WEB
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
-        """Emit through `sio`."""
+    def __init__(self, sio: socketio.AsyncServer, clinic_timezone: ZoneInfo) -> None:
+        """Emit through `sio`; message times are shown in the clinic's time zone."""
         self.sio = sio
+        self.timezone = clinic_timezone
 
     async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
-        """One `bot_uttered` event per reply, to every socket of the session."""
+        """Each reply as `bot_uttered` to Rasa-format clients and as `clinic_message` to the widget."""
+        time = utcnow().astimezone(self.timezone).strftime("%H:%M")
         for reply in replies:
-            await self.sio.emit("bot_uttered", bot_uttered_payload(reply, author), room=conversation.external_id)
+            await self.sio.emit("bot_uttered", bot_uttered_payload(reply), room=conversation.external_id)
+            await self.sio.emit("clinic_message", clinic_message_payload(reply, author, time),
+                                room=widget_room(conversation.external_id))
 
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
-        """A `handoff` event: staff joined (owner "staff") or left (owner "bot")."""
-        await self.sio.emit("handoff", {"owner": owner, "notice": notice}, room=conversation.external_id)
+        """A `handoff` event to the widget: staff took the conversation (owner "staff") or left it."""
+        await self.sio.emit("handoff", {"owner": owner, "notice": notice}, room=widget_room(conversation.external_id))
 
 
 class WebChat:
@@ -128,21 +151,34 @@ class WebChat:
                 return str(requested)
             return store.issue_web_session(session, utcnow())
 
+    async def say_to_socket(self, sid: str, text: str) -> None:
+        """A system line to one socket, in the format that socket's client reads."""
+        session = await self.sio.get_session(sid)
+        if session.get("widget"):
+            time = utcnow().astimezone(self._app_parts()[0].clinic.timezone).strftime("%H:%M")
+            await self.sio.emit("clinic_message", clinic_message_payload(OutboundMessage(text), "system", time),
+                                to=sid)
+        else:
+            await self.sio.emit("bot_uttered", {"text": text}, to=sid)
+
     async def on_session_request(self, sid: str, data: Any = None) -> None:
-        """Confirm (or issue) the session id and join its room."""
+        """Confirm (or issue) the session id and join its room (the widget's own, or Rasa's)."""
         requested = data.get("session_id") if isinstance(data, dict) else None
+        widget = isinstance(data, dict) and data.get("client") == WIDGET_CLIENT
         try:
             session_id = self._confirmed_session(requested if isinstance(requested, str) else None)
         except Exception as error:  # the database is down: say so, do not crash the socket
             settings, _, _ = self._app_parts()
             logger.error("web session could not be confirmed: %s", type(error).__name__)
-            await self.sio.emit("bot_uttered", unavailable_payload(settings.clinic.phone), to=sid)
+            await self.sio.save_session(sid, {"widget": widget})
+            await self.say_to_socket(sid, unavailable_text(settings.clinic.phone))
             return
         old = await self.sio.get_session(sid)
-        if old.get("session_id") and old["session_id"] != session_id:
-            await self.sio.leave_room(sid, old["session_id"])
-        await self.sio.save_session(sid, {"session_id": session_id})
-        await self.sio.enter_room(sid, session_id)
+        if old.get("room"):
+            await self.sio.leave_room(sid, old["room"])
+        room = widget_room(session_id) if widget else session_id
+        await self.sio.save_session(sid, {"session_id": session_id, "widget": widget, "room": room})
+        await self.sio.enter_room(sid, room)
         await self.sio.emit("session_confirm", session_id, to=sid)
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> None:
@@ -151,8 +187,7 @@ class WebChat:
         session = await self.sio.get_session(sid)
         session_id = session.get("session_id")
         if not session_id:
-            await self.sio.emit("bot_uttered", {"author": "system", "text": "Please reload the page to start a chat."},
-                                to=sid)
+            await self.say_to_socket(sid, "Please reload the page to start a chat.")
             return
         text = data.get("message") if isinstance(data, dict) else None
         if not isinstance(text, str):
@@ -163,7 +198,7 @@ class WebChat:
             accepted = router.accept(inbound)
         except Exception as error:  # nothing was stored: tell the patient plainly
             logger.error("web message could not be stored: %s", type(error).__name__)
-            await self.sio.emit("bot_uttered", unavailable_payload(settings.clinic.phone), to=sid)
+            await self.say_to_socket(sid, unavailable_text(settings.clinic.phone))
             return
         if accepted is not None:
             await router.process_safely(accepted)

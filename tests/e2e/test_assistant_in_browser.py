@@ -124,6 +124,11 @@ def test_patient_asks_for_a_person_staff_answer_and_hand_back(assistant, browser
     open_chat(page, assistant.url)
     say(page, "I want to speak to a human please")
     wait_for_message(page, "bot", "team")
+    # Escalated: the widget says so at once, with when to expect a reply, and promises no typing.
+    wait_for_message(page, "system", "now with the clinic team")
+    assert page.locator("#clinic-chat-subtitle").inner_text() == "You are chatting with the clinic team"
+    assert page.locator("#clinic-chat-typing").inner_text() == ""
+    save_screenshot(page, "widget-escalated")
 
     staff.locator("tr.inbox-row").nth(rows_before).wait_for()  # appears without a reload
     save_screenshot(staff, "console-inbox", full_page=True)
@@ -133,6 +138,8 @@ def test_patient_asks_for_a_person_staff_answer_and_hand_back(assistant, browser
     assert "speak to a human" in staff.locator("#transcript").inner_text()
 
     say(page, "are you still there?")
+    wait_for_message(page, "bot", "your message is with the clinic team")  # never silence
+    assert page.locator("#clinic-chat-typing").inner_text() == ""
     staff.locator("#transcript .msg", has_text="are you still there?").wait_for()  # live transcript
     staff.fill("#reply-text", "Hello, this is the clinic team. How can we help?")
     staff.click("#reply-send")

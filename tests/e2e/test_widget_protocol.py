@@ -90,7 +90,7 @@ def test_keyboard_user_opens_chat_sends_with_enter_and_reads_reply(page: Page, s
     expect(messages(page, "patient")).to_have_text([re.compile("line one\\s+line two"), re.compile("hello")])
 
     session_id = stored_session_id(page)
-    assert stub_server.recorded.of("session_request")[0] == {"session_id": None}
+    assert stub_server.recorded.of("session_request")[0] == {"session_id": None, "client": "clinic-widget"}
     assert uttered(stub_server, session_id) == [
         {"message": "line one\nline two", "session_id": session_id},
         {"message": "hello", "session_id": session_id},
@@ -159,7 +159,7 @@ def test_reload_redraws_the_transcript_and_reuses_the_session(page: Page, stub_s
     expect(page.locator(SEND)).to_be_enabled()
 
     stub_server.wait_for(lambda: len(stub_server.recorded.of("session_request")) > requests_before, what="reconnect")
-    assert stub_server.recorded.of("session_request")[-1] == {"session_id": session_id}
+    assert stub_server.recorded.of("session_request")[-1] == {"session_id": session_id, "client": "clinic-widget"}
     assert stub_server.recorded.confirmed[-1] == session_id
     assert stored_session_id(page) == session_id
 
@@ -180,7 +180,7 @@ def test_unknown_session_id_is_replaced_by_the_servers_and_old_transcript_droppe
     page.locator(LAUNCHER).click()
     expect(page.locator(SEND)).to_be_enabled()
 
-    assert {"session_id": "never-issued-by-this-server"} in stub_server.recorded.of("session_request")
+    assert {"session_id": "never-issued-by-this-server", "client": "clinic-widget"} in stub_server.recorded.of("session_request")
     new_id = stored_session_id(page)
     assert new_id != "never-issued-by-this-server"
     assert new_id in stub_server.recorded.issued
@@ -208,6 +208,38 @@ def test_staff_handoff_shows_notice_and_clinic_team_label(page: Page, stub_serve
     say(page, "bot")  # the server's own notice text wins over the widget's default
     expect(messages(page, "system").last).to_have_text(BOT_NOTICE)
     expect(page.locator("#clinic-chat-subtitle")).to_have_text("You are chatting with the assistant")
+
+
+def test_no_typing_indicator_while_the_clinic_team_has_the_conversation(page: Page, stub_server):
+    open_chat(page, stub_server)
+    say(page, "staff")
+    expect(messages(page, "staff")).to_have_count(1)
+    say(page, "are you there?")
+    page.wait_for_timeout(300)
+    expect(page.locator(TYPING)).to_be_empty()
+
+
+def test_older_buttons_are_disabled_once_a_new_message_arrives(page: Page, stub_server, screenshot):
+    session_id = open_chat(page, stub_server)
+    say(page, "buttons")
+    old = page.locator(".clinic-chat-quick-reply")
+    expect(old).to_have_count(2)
+    say(page, "hello")
+    expect(messages(page, "bot").filter(has_text="Hello!")).to_have_count(1)
+    for button in old.all():
+        expect(button).to_be_disabled()
+        expect(button).not_to_have_attribute("data-chosen", "true")
+    screenshot(page, "widget-stale-buttons")
+    page.reload()  # still disabled when redrawn from storage
+    for button in page.locator(".clinic-chat-quick-reply").all():
+        expect(button).to_be_disabled()
+    assert "/choose_a" not in [data["message"] for data in uttered(stub_server, session_id)]
+
+
+def test_the_input_is_large_enough_that_ios_does_not_zoom(page: Page, stub_server):
+    open_chat(page, stub_server)
+    size = page.locator(INPUT).evaluate("node => parseFloat(getComputedStyle(node).fontSize)")
+    assert size >= 16
 
 
 def test_markup_from_the_server_is_shown_as_text(page: Page, stub_server):
@@ -266,7 +298,7 @@ def test_reconnects_by_itself_when_the_server_ends_the_socket(page: Page, stub_s
     session_id = open_chat(page, stub_server)
     say(page, "kick")  # python-socketio's sio.disconnect(sid): socket.io does not retry on its own
     stub_server.wait_for(
-        lambda: {"session_id": session_id} in stub_server.recorded.of("session_request"),
+        lambda: {"session_id": session_id, "client": "clinic-widget"} in stub_server.recorded.of("session_request"),
         what="the widget to reconnect with its session id",
     )
     expect(page.locator(SEND)).to_be_enabled()

@@ -56,7 +56,7 @@ class ChatClient:
         self.label = label
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: "asyncio.Queue[Tuple[str, Any]]" = asyncio.Queue()
-        for name in ("session_confirm", "bot_uttered", "handoff"):
+        for name in ("session_confirm", "clinic_message", "handoff"):
             self.sio.on(name, self._recorder(name))
         self.session_id: Optional[str] = None
 
@@ -70,7 +70,7 @@ class ChatClient:
         """Connect, send session_request and return the confirmed session id."""
         await self.sio.connect(base_url, socketio_path="socket.io", transports=["polling"],
                                wait_timeout=REPLY_SECONDS)
-        await self.sio.emit("session_request", {"session_id": session_id})
+        await self.sio.emit("session_request", {"session_id": session_id, "client": "clinic-widget"})
         name, data = await self.next_event()
         assert name == "session_confirm", f"{self.label}: expected session_confirm, got {name} {data}"
         self.session_id = data
@@ -88,11 +88,11 @@ class ChatClient:
             raise AssertionError(f"{self.label}: no event within {seconds} s") from None
 
     async def replies(self, count: int, seconds: float = REPLY_SECONDS) -> List[dict]:
-        """The next `count` bot_uttered payloads (other events are skipped)."""
+        """The next `count` clinic_message payloads (other events are skipped)."""
         found: List[dict] = []
         while len(found) < count:
             name, data = await self.next_event(seconds)
-            if name == "bot_uttered":
+            if name == "clinic_message":
                 found.append(data)
         return found
 

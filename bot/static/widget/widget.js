@@ -8,12 +8,14 @@
  * text goes through textContent (server text is untrusted).
  *
  * Events (path /socket.io, transports websocket then polling):
- *   client -> server  session_request {session_id: string|null}     on every (re)connect
+ *   client -> server  session_request {session_id: string|null, client: "clinic-widget"}  on every (re)connect
  *   server -> client  session_confirm "<id>" (or {session_id: "<id>"})  always adopted
  *   client -> server  user_uttered    {message: string, session_id: string}
- *   server -> client  bot_uttered     {text?, quick_replies?: [{content_type, title, payload}],
- *                                       buttons?: [{title, payload}], author?: "bot"|"staff"|"system"}
+ *   server -> client  clinic_message  {text?, quick_replies?: [{content_type, title, payload}],
+ *                                       author: "bot"|"staff"|"system", time?: "HH:MM" (clinic time)}
+ *   server -> client  bot_uttered     Rasa's own reply event (a plain Rasa server sends only this)
  *   server -> client  handoff         {owner: "staff"|"bot", notice?: string}
+ * Only the newest message's buttons can be pressed: older ones are disabled when a new message comes.
  */
 (function () {
   "use strict";
@@ -215,6 +217,7 @@
     ".clinic-chat-msg[data-author=bot],.clinic-chat-msg[data-author=staff]{align-self:flex-start}",
     ".clinic-chat-msg[data-author=system]{align-self:center;max-width:95%;text-align:center}",
     ".clinic-chat-author{font-size:12px;font-weight:600;color:var(--cc-muted)}",
+    ".clinic-chat-time{font-weight:400;margin-left:6px}",
     ".clinic-chat-bubble{margin:0;padding:8px 12px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
     ".clinic-chat-msg[data-author=patient] .clinic-chat-bubble{background:var(--cc-accent);color:#fff;border-bottom-right-radius:4px}",
     ".clinic-chat-msg[data-author=patient] .clinic-chat-link{color:#fff}",
@@ -239,7 +242,7 @@
     ".clinic-chat-status:empty{display:none}",
     ".clinic-chat-form{display:flex;align-items:flex-end;gap:8px;padding:10px 12px;border-top:1px solid #e1e6ec;background:#fff}",
     ".clinic-chat-input{flex:1;min-height:40px;max-height:120px;padding:8px 10px;border:1px solid #7b8794;border-radius:10px;",
-    "resize:none;color:var(--cc-text);background:#fff;line-height:1.4}",
+    "resize:none;color:var(--cc-text);background:#fff;line-height:1.4;font-size:16px!important}",
     ".clinic-chat-input:focus-visible{outline:3px solid var(--cc-focus);outline-offset:0;box-shadow:none;border-color:var(--cc-focus)}",
     ".clinic-chat-send{flex:none;height:40px;padding:0 16px;border:0;border-radius:10px;background:var(--cc-accent);color:#fff;font-weight:600;cursor:pointer}",
     ".clinic-chat-send:hover:not(:disabled){background:var(--cc-accent-dark)}",
@@ -374,7 +377,11 @@
   function renderItem(item) {
     var label = authorLabel(item.author);
     var node = el("div", { className: "clinic-chat-msg", "data-author": item.author });
-    if (label) node.appendChild(el("span", { className: "clinic-chat-author", text: label }));
+    if (label) {
+      var byline = el("span", { className: "clinic-chat-author", text: label });
+      if (item.time) byline.appendChild(el("span", { className: "clinic-chat-time", "data-test": "time", text: item.time }));
+      node.appendChild(byline);
+    }
     if (item.text) {
       var bubble = el("p", { className: "clinic-chat-bubble" });
       bubble.appendChild(richText(item.text));
@@ -396,13 +403,25 @@
     return node;
   }
 
+  /** Disable the buttons of every message but the newest (a later click would answer an old question). */
+  function expireOlderReplies() {
+    var nodes = ui.log ? ui.log.children : [];
+    var offset = nodes.length - state.items.length; // both end with the newest message
+    for (var i = 0; i < state.items.length - 1; i++) {
+      var older = state.items[i];
+      if (!older.replies || !older.replies.length || older.used) continue;
+      older.used = true;
+      var node = nodes[i + offset];
+      if (node) Array.prototype.forEach.call(node.querySelectorAll(".clinic-chat-quick-reply"), function (b) { b.disabled = true; });
+    }
+  }
+
   function addItem(item) {
     state.items.push(item);
+    if (ui.log) ui.log.appendChild(renderItem(item));
+    if (item.author !== "patient") expireOlderReplies();
     saveTranscript();
-    if (ui.log) {
-      ui.log.appendChild(renderItem(item));
-      scrollToEnd();
-    }
+    scrollToEnd();
   }
 
   function scrollToEnd() {
@@ -542,7 +561,7 @@
     }
     addItem({ author: "patient", text: shown !== undefined ? shown : message });
     socket.emit("user_uttered", { message: message, session_id: state.session_id });
-    showTyping();
+    if (state.owner !== "staff") showTyping(); // the team answers when it can: no "typing" promise
     return true;
   }
 
@@ -566,6 +585,7 @@
     });
     socket.on("connect", onConnect);
     socket.on("session_confirm", onSessionConfirm);
+    socket.on("clinic_message", onBotUttered);
     socket.on("bot_uttered", onBotUttered);
     socket.on("handoff", onHandoff);
     socket.on("disconnect", onDisconnect);
@@ -578,7 +598,7 @@
     manualRetryDelay = 2000;
     sessionReady = false;
     var requested = state.session_id || local.getItem(SESSION_KEY) || null;
-    socket.emit("session_request", { session_id: requested });
+    socket.emit("session_request", { session_id: requested, client: "clinic-widget" });
     updateControls();
   }
 
@@ -617,7 +637,8 @@
     });
     if (!text && !replies.length) return;
     var author = data.author === "staff" || data.author === "system" ? data.author : "bot";
-    addItem({ author: author, text: text, replies: replies, used: false, chosen: null });
+    var time = typeof data.time === "string" && /^\d\d:\d\d$/.test(data.time) ? data.time : null;
+    addItem({ author: author, text: text, replies: replies, used: false, chosen: null, time: time });
     if (!isOpen()) setUnread(true);
   }
 
@@ -627,7 +648,7 @@
       (data.owner === "staff" ? TEXT.handoffStaff : TEXT.handoffBot);
     state.owner = data.owner;
     updateHeader();
-    if (ui.typing.getAttribute("data-active") === "true") showTyping(); // relabel
+    if (data.owner === "staff") hideTyping(); // the assistant is no longer answering
     addItem({ author: "system", text: notice });
     if (!isOpen()) setUnread(true);
   }

@@ -128,15 +128,21 @@ async def test_redelivered_webhook_message_is_processed_once(router, engine, del
 async def test_handoff_silences_the_bot_until_staff_hand_back(router, engine, deliverers, session_factory,
                                                              staff_id):
     await router.receive(message("a person please"))
+    assert deliverers["web"].notices == [("session-1", "staff")]  # told at once, before anyone joins
     outcome = await router.receive(message("are you there?"))
-    assert outcome.handled_by == "staff" and outcome.replies == []
-    assert engine.calls[-1][1] == "a person please"  # the second message never reached the bot
+    assert outcome.handled_by == "staff"
+    [ack] = [r.text for r in outcome.replies]  # the clinic's hours decide the middle sentence
+    assert ack.startswith("Thanks, your message is with the clinic team. The clinic is ")
+    assert ack.endswith("If it's urgent, call +44 20 7946 0321.")
+    again = await router.receive(message("hello??"))
+    assert again.handled_by == "staff" and again.replies == []  # acknowledged once, not every message
+    assert engine.calls[-1][1] == "a person please"  # the later messages never reached the bot
     conversation, rows = transcript(session_factory)
-    assert conversation.owner == "staff" and rows[-1] == ("in", "patient", "are you there?")
+    assert conversation.owner == "staff" and rows[-1] == ("in", "patient", "hello??")
 
     await router.staff_reply(conversation.id, staff_user_id=staff_id, text="Hi, this is Jo from the clinic.")
     assert deliverers["web"].sent[-1] == ("session-1", "staff", "Hi, this is Jo from the clinic.")
-    assert deliverers["web"].notices == [("session-1", "staff")]
+    assert deliverers["web"].notices == [("session-1", "staff"), ("session-1", "staff")]  # escalated, joined
 
     await router.hand_back(conversation.id, staff_user_id=staff_id)
     assert deliverers["web"].notices[-1] == ("session-1", "bot")
@@ -165,6 +171,27 @@ async def test_a_handoff_the_engine_asks_for_is_carried_out_by_the_router_and_pu
         assert (opened.actor_type, opened.subject_id) == ("bot", str(escalation.conversation_id))
     escalated = [event for event in received if event.kind == "escalated"]
     assert [(e.conversation_id, e.urgent) for e in escalated] == [(escalation.conversation_id, False)]
+
+
+async def test_after_a_red_flag_every_message_gets_the_urgent_guidance_until_staff_take_over(
+        router, engine, deliverers, session_factory, staff_id):
+    first = await router.receive(message("my lips swelling"))
+    assert first.handled_by == "screen" and deliverers["web"].notices == [("session-1", "staff")]
+    for text in ("hello?", "what should I do"):
+        outcome = await router.receive(message(text))
+        assert outcome.handled_by == "screen"
+        assert "call 999 now" in outcome.replies[0].text and "clinic team has been alerted" in outcome.replies[0].text
+    assert engine.calls == []
+    conversation, _ = transcript(session_factory)
+    await router.take_over(conversation.id, staff_user_id=staff_id)
+    taken = await router.receive(message("are you there"))
+    assert taken.handled_by == "staff" and "with the clinic team" in taken.replies[0].text
+
+
+async def test_an_engine_failure_tells_the_live_client_that_staff_will_answer(router, engine, deliverers):
+    engine.fail_with = EngineFailure("boom")
+    await router.receive(message("hello"))
+    assert deliverers["web"].notices == [("session-1", "staff")]
 
 
 async def test_taking_over_a_bot_conversation_opens_an_escalation_with_its_audit_row(router, session_factory,

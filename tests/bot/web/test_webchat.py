@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any, List, Optional, Tuple
 
 import pytest
@@ -23,16 +24,19 @@ async def close_socket(sio: socketio.AsyncClient) -> None:
 
 
 class ChatClient:
-    """A socket.io client that records every event it receives.
+    """A socket.io client that records every event it receives: the clinic widget (`widget=True`,
+    replies in `clinic_message`) or a Rasa-protocol client such as rasa-webchat (`bot_uttered`).
 
     It uses the polling transport: python-engineio's websocket client needs aiohttp 3.10, and
     Rasa 3.6 pins 3.9. The browser tests (tests/e2e) cover the websocket transport.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, widget: bool = False) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
+        self.widget = widget
+        self.reply_event = "clinic_message" if widget else "bot_uttered"
         self.events: "asyncio.Queue[Tuple[str, Any]]" = asyncio.Queue()
-        for name in ("session_confirm", "bot_uttered", "handoff"):
+        for name in ("session_confirm", "bot_uttered", "clinic_message", "handoff"):
             self.sio.on(name, self._recorder(name))
         self.session_id: Optional[str] = None
 
@@ -43,7 +47,8 @@ class ChatClient:
 
     async def connect(self, base_url: str, session_id: Optional[str] = None) -> str:
         await self.sio.connect(base_url, socketio_path="socket.io", transports=["polling"])
-        await self.sio.emit("session_request", {"session_id": session_id})
+        request = {"session_id": session_id, **({"client": "clinic-widget"} if self.widget else {})}
+        await self.sio.emit("session_request", request)
         name, data = await self.next_event()
         assert name == "session_confirm"
         self.session_id = data
@@ -59,7 +64,8 @@ class ChatClient:
         found = []
         while len(found) < count:
             name, data = await self.next_event()
-            if name == "bot_uttered":
+            assert name != ("bot_uttered" if self.widget else "clinic_message"), (name, data)
+            if name == self.reply_event:
                 found.append(data)
         return found
 
@@ -86,8 +92,8 @@ def stored_texts(session_factory, conversation_id: int) -> List[str]:
 async def chat(client):
     clients: List[ChatClient] = []
 
-    async def open_chat(session_id: Optional[str] = None) -> ChatClient:
-        chat_client = ChatClient()
+    async def open_chat(session_id: Optional[str] = None, widget: bool = False) -> ChatClient:
+        chat_client = ChatClient(widget)
         await chat_client.connect(str(client.make_url("/")), session_id)
         clients.append(chat_client)
         return chat_client
@@ -106,18 +112,29 @@ async def test_session_is_issued_by_the_server_and_unknown_ids_are_replaced(chat
     assert again.session_id == first.session_id
 
 
-async def test_user_uttered_gets_bot_uttered_in_rasa_format(chat):
+async def test_user_uttered_gets_bot_uttered_exactly_in_rasa_format(chat):
+    """Only Rasa's keys, so an unmodified rasa-webchat renders every reply."""
     patient = await chat()
     await patient.say("what is mesotherapy")
     disclaimer, answer = await patient.replies(2)
-    assert "automated assistant" in disclaimer["text"] and disclaimer["author"] == "bot"
-    assert answer == {"text": "bot heard: what is mesotherapy", "author": "bot"}
+    assert set(disclaimer) == {"text"} and "automated assistant" in disclaimer["text"]
+    assert answer == {"text": "bot heard: what is mesotherapy"}
     await patient.say("options")
     (offer,) = await patient.replies(1)
-    assert offer["quick_replies"] == [
+    assert offer == {"text": "Did you mean:", "quick_replies": [
         {"content_type": "text", "title": "Pain", "payload": "/faq_pain"},
         {"content_type": "text", "title": "Cost", "payload": "/ask_cost"},
-    ]
+    ]}
+
+
+async def test_the_clinic_widget_gets_its_own_events_with_author_and_clinic_time(chat):
+    widget = await chat(widget=True)
+    rasa_client = await chat(widget.session_id)  # the same chat open in rasa-webchat
+    await widget.say("options")
+    disclaimer, offer = await widget.replies(2)
+    assert disclaimer["author"] == "bot" and re.fullmatch(r"\d\d:\d\d", disclaimer["time"])
+    assert offer["quick_replies"][0] == {"content_type": "text", "title": "Pain", "payload": "/faq_pain"}
+    assert [set(r) for r in await rasa_client.replies(2)] == [{"text"}, {"text", "quick_replies"}]
 
 
 async def test_reload_continues_the_same_conversation_and_every_tab_hears_replies(chat, engine):
@@ -142,19 +159,22 @@ async def test_nobody_else_receives_a_patients_replies(chat):
 
 
 async def test_handoff_staff_reply_and_hand_back_reach_the_widget(chat, router, session_factory, staff_id):
-    patient = await chat()
+    patient = await chat(widget=True)
     await patient.say("a person please")
+    name, data = await patient.next_event()  # at once, before the bot's own words
+    assert name == "handoff" and data["owner"] == "staff" and "with the clinic team" in data["notice"]
     await patient.replies(2)
     with session_factory() as session:
         conversation_id = session.execute(select(Conversation.id).where(
             Conversation.external_id == patient.session_id)).scalar_one()
     await patient.say("hello? anyone?")
-    await eventually(lambda: stored_texts(session_factory, conversation_id)[-1] == "hello? anyone?")
+    (ack,) = await patient.replies(1)
+    assert ack["author"] == "bot" and "your message is with the clinic team" in ack["text"]
     await router.staff_reply(conversation_id, staff_id, "Hi, Jo here from the clinic.")
     name, data = await patient.next_event()
     assert name == "handoff" and data["owner"] == "staff" and "joined" in data["notice"]
     (staff_message,) = await patient.replies(1)
-    assert staff_message == {"text": "Hi, Jo here from the clinic.", "author": "staff"}
+    assert (staff_message["text"], staff_message["author"]) == ("Hi, Jo here from the clinic.", "staff")
     await router.hand_back(conversation_id, staff_id)
     (back,) = await patient.replies(1)
     assert back["author"] == "system" and "handed you back" in back["text"]
@@ -166,7 +186,7 @@ async def test_handoff_staff_reply_and_hand_back_reach_the_widget(chat, router, 
     with session_factory() as session:
         authors = session.execute(select(Message.author).where(Message.conversation_id == conversation_id)
                                   .order_by(Message.id)).scalars().all()
-    assert authors == ["patient", "bot", "bot", "patient", "staff", "system", "patient", "bot"]
+    assert authors == ["patient", "bot", "bot", "patient", "bot", "staff", "system", "patient", "bot"]
 
 
 async def test_malformed_events_are_ignored_without_breaking_the_socket(chat, client):
@@ -203,7 +223,7 @@ def unreachable_database():
 
 
 async def test_database_down_tells_the_web_patient_plainly(chat, router):
-    patient = await chat()
+    patient = await chat(widget=True)
     router.sessions = unreachable_database()
     await patient.say("hello")
     (reply,) = await patient.replies(1)
