@@ -15,6 +15,7 @@ from actions.common import HANDOFF_BUTTON, services, utc_now
 from bot.clinic.bookings import get_patient, normalise_reference
 from bot.clinic.verification import (
     MAX_FAILED_ATTEMPTS,
+    VERIFIED_NOTICE,
     parse_date_of_birth,
     reference_in,
     verify_by_reference,
@@ -96,6 +97,7 @@ class VerificationValidation(FormValidationAction):
             result = verify_by_reference(session, tracker.sender_id, reference, text, now)
             patient = get_patient(session, result.patient_id) if result.patient_id else None
         if patient is not None:
+            dispatcher.utter_message(json_message=VERIFIED_NOTICE)  # the router binds it to this tab
             return {"date_of_birth": "checked", "verified": True, "verified_patient_id": str(patient.id),
                     "patient_first_name": patient.first_name, "verification_locked": False}
         if result.outcome == "locked" or result.attempts_left <= 0:

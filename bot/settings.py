@@ -125,6 +125,8 @@ class Settings:
     engine_timeout_seconds: float = 15.0
     action_timeout_seconds: float = 8.0
     engine_threads: int = 1
+    # Web chat: a verification lasts while its browser tab keeps writing; this much silence ends it.
+    verification_idle_minutes: float = 15.0
     # Staff console sessions: the cookie encryption key (32 url-safe base64 bytes, from
     # `python -m bot new-secret`); empty means a random key per process (logins end on restart).
     session_secret: str = field(default="", repr=False)
@@ -185,6 +187,7 @@ class Settings:
             engine_timeout_seconds=_number(env, "ENGINE_TIMEOUT_SECONDS", 15.0, float),
             action_timeout_seconds=_number(env, "ACTION_TIMEOUT_SECONDS", 8.0, float),
             engine_threads=_number(env, "ENGINE_THREADS", 1, int),
+            verification_idle_minutes=_number(env, "VERIFICATION_IDLE_MINUTES", 15.0, float),
             session_secret=env.get("SESSION_SECRET", ""),
             retention_days=_number(env, "RETENTION_DAYS", 365, int),
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),

@@ -78,6 +78,8 @@ class InboundMessage:
     has_media: bool
     received_at: datetime
     reply_to_payload: Optional[str] = None
+    # Web chat: the browser tab that sent it (verification is bound to one tab); None elsewhere.
+    client: Optional[str] = None
 
 
 def _normalise_reply(text: str) -> str:

@@ -40,6 +40,9 @@ from bot.db.models import Patient, VerificationAttempt
 
 logger = logging.getLogger(__name__)
 
+# The custom message the verification action sends when a patient proves who they are, so the
+# router can bind the verification to the browser tab that did it (never shown to the patient).
+VERIFIED_NOTICE = {"identity": "verified"}
 MAX_FAILED_ATTEMPTS = 5
 LOCK_WINDOW = timedelta(hours=1)
 OLDEST_AGE_YEARS = 130

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable, Dict, List, Optional, Protocol, Sequence
 
 from sqlalchemy.orm import sessionmaker
@@ -46,6 +46,9 @@ class Engine(Protocol):
     async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> EngineTurn:
         """The bot's replies to one message, and the handoff a custom action asked for."""
 
+    async def end_session(self, sender_key: str) -> None:
+        """Start a new conversation session for this sender (nothing carries over)."""
+
 
 class Screen(Protocol):
     """What the router needs of the red-flag screen (bot.safety)."""
@@ -64,6 +67,10 @@ class Deliverer(Protocol):
 
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Tell a live client that staff joined (owner "staff") or left (owner "bot")."""
+
+
+class ConversationEnded(Exception):
+    """The patient ended this chat: its session id takes no more messages."""
 
 
 class StaffActionError(Exception):
@@ -153,6 +160,8 @@ class ConversationRouter:
                     session, inbound.channel, inbound.channel_message_id, now):
                 return None
             conversation = store.conversation_for(session, inbound.channel, inbound.sender, now)
+            if conversation.ended_at is not None:
+                raise ConversationEnded(f"conversation {conversation.id} was ended by the patient")
             first_contact = conversation.last_patient_message_at is None
             store.record_inbound(session, conversation, text or "[attachment without text]", now,
                                  inbound.channel_message_id)
@@ -221,7 +230,7 @@ class ConversationRouter:
         if flagged is not None and flagged.kind == "after_effect":
             outcome.handled_by = "screen"
             return [self.replies.after_effect(flagged)]
-        return await self._ask_engine(ref, self.engine_text(inbound, text, offered), outcome)
+        return await self._ask_engine(ref, self.engine_text(inbound, text, offered), outcome, inbound.client)
 
     def _screen(self, text: str):
         """The red-flag screen's result for `text` (None when there is no screen or no text)."""
@@ -283,10 +292,12 @@ class ConversationRouter:
         # Rasa reads "/intent{...}" as an intent with entities: only offered payloads may do that.
         return text.lstrip("/").strip() or text.replace("/", " ").strip() or "?"
 
-    async def _ask_engine(self, ref: ConversationRef, text: str, outcome: Outcome) -> List[OutboundMessage]:
+    async def _ask_engine(self, ref: ConversationRef, text: str, outcome: Outcome,
+                          client: Optional[str] = None) -> List[OutboundMessage]:
         """Rasa's replies; on failure an apology, and the conversation goes to staff."""
         metadata = self._identity_metadata(ref)
         try:
+            await asyncio.wait_for(self._keep_or_end_verification(ref, client), self.limits.engine_timeout_seconds)
             turn = await asyncio.wait_for(self.engine.respond(ref.sender_key, text, metadata),
                                           self.limits.engine_timeout_seconds)
             if not turn.replies:
@@ -300,7 +311,46 @@ class ConversationRouter:
             return await self._engine_failed(ref)
         if turn.handoff is not None:
             await self._escalate(ref, turn.handoff)
+        if turn.verified and client is not None:
+            with self.sessions.begin() as session:
+                store.set_verified_client(session, ref.id, client, self.clock())
         return list(turn.replies)
+
+    def verification_holds(self, ref: ConversationRef, client: Optional[str], now: datetime) -> bool:
+        """True while the web patient's verification may be used by `client` (the same tab, not idle)."""
+        idle = timedelta(minutes=self.settings.verification_idle_minutes)
+        return (ref.verified_client is not None and client == ref.verified_client
+                and ref.verified_at is not None and now - ref.verified_at <= idle)
+
+    async def _keep_or_end_verification(self, ref: ConversationRef, client: Optional[str]) -> None:
+        """A web verification is bound to one tab and lapses when idle: refresh it, or end it in Rasa.
+
+        Ending it starts a new Rasa session, so no slot (verified, patient id) carries over and the
+        patient must prove who they are again before any booking detail.
+        """
+        if ref.verified_client is None:
+            return
+        now = self.clock()
+        holds = self.verification_holds(ref, client, now)
+        if not holds:
+            await self.engine.end_session(ref.sender_key)
+            logger.info("conversation %s: verification ended (other tab or idle)", ref.id)
+        with self.sessions.begin() as session:
+            store.set_verified_client(session, ref.id, client if holds else None, now)
+
+    async def end_chat(self, channel: str, external_id: str) -> Optional[ConversationRef]:
+        """The patient pressed "End chat": the verification ends and the chat takes no more messages."""
+        with self.sessions.begin() as session:
+            conversation = store.find_by_sender(session, channel, external_id)
+            if conversation is None:
+                return None
+            store.end_web_chat(session, conversation.id, self.clock())
+            ref = ConversationRef.of(conversation)
+        try:
+            await asyncio.wait_for(self.engine.end_session(ref.sender_key), self.limits.engine_timeout_seconds)
+        except (EngineFailure, asyncio.TimeoutError) as error:  # the session id is dead anyway
+            logger.warning("conversation %s: Rasa session not restarted: %s", ref.id, type(error).__name__)
+        return ref
 
     def _identity_metadata(self, ref: ConversationRef) -> dict:
         """The signed phone number of an SMS or WhatsApp sender, for the custom actions."""

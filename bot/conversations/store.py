@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from bot.channels.messages import Button, OutboundMessage
 from bot.clinic import audit
 from bot.clinic.escalations import get_or_create_conversation
-from bot.db.models import ConsentRecord, Conversation, Escalation, InboundReceipt, Message
+from bot.db.models import (
+    ConsentRecord,
+    Conversation,
+    Escalation,
+    InboundReceipt,
+    Message,
+    VerificationAttempt,
+)
 
 WEB_SESSION_ID_BYTES = 24
 
@@ -30,6 +37,8 @@ class ConversationRef:
     external_id: str
     owner: str
     patient_id: Optional[int]
+    verified_client: Optional[str] = None  # web: the tab that proved who the patient is
+    verified_at: Optional[datetime] = None  # when that tab last used it (the idle time counts from here)
 
     @property
     def sender_key(self) -> str:
@@ -40,12 +49,18 @@ class ConversationRef:
     def of(cls, conversation: Conversation) -> "ConversationRef":
         """A detached snapshot of a stored conversation."""
         return cls(conversation.id, conversation.channel, conversation.external_id, conversation.owner,
-                   conversation.patient_id)
+                   conversation.patient_id, conversation.verified_client, conversation.verified_at)
 
 
 def conversation_for(session: Session, channel: str, external_id: str, now: datetime) -> Conversation:
     """The stored conversation of this sender on this channel, created on first contact."""
     return get_or_create_conversation(session, f"{channel}:{external_id}", now)
+
+
+def find_by_sender(session: Session, channel: str, external_id: str) -> Optional[Conversation]:
+    """The stored conversation of this sender on this channel, or None (nothing is created)."""
+    return session.execute(select(Conversation).where(
+        Conversation.channel == channel, Conversation.external_id == external_id)).scalar_one_or_none()
 
 
 def find_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
@@ -66,9 +81,41 @@ def is_issued_web_session(session: Session, session_id: Optional[str]) -> bool:
     if not session_id or not isinstance(session_id, str) or len(session_id) > 128:
         return False
     found = session.execute(
-        select(Conversation.id).where(Conversation.channel == "web", Conversation.external_id == session_id)
+        select(Conversation.id).where(Conversation.channel == "web", Conversation.external_id == session_id,
+                                      Conversation.ended_at.is_(None))
     ).first()
     return found is not None
+
+
+def set_verified_client(session: Session, conversation_id: int, client: Optional[str],
+                        now: Optional[datetime]) -> None:
+    """Bind the conversation's verification to `client` (a browser tab) as of `now`; None ends it."""
+    conversation = session.get(Conversation, conversation_id)
+    conversation.verified_client, conversation.verified_at = client, now if client else None
+
+
+def end_web_chat(session: Session, conversation_id: int, now: datetime) -> None:
+    """The patient ended the chat: no verification, and its session id is never accepted again."""
+    conversation = session.get(Conversation, conversation_id)
+    conversation.verified_client, conversation.verified_at, conversation.ended_at = None, None, now
+
+
+def ever_verified(session: Session, conversation: Conversation) -> bool:
+    """True if the patient of this conversation proved who they are at some point (or now)."""
+    if conversation.verified_client is not None:
+        return True
+    return session.execute(select(VerificationAttempt.id).where(
+        VerificationAttempt.conversation_id == conversation.id, VerificationAttempt.outcome == "verified")
+    ).first() is not None
+
+
+def history_page(session: Session, conversation_id: int, before_id: Optional[int], limit: int) -> Tuple[List[Message], bool]:
+    """Up to `limit` messages before `before_id` (all when None), oldest first; and whether there are more."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list(session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars())
+    return list(reversed(rows[:limit])), len(rows) > limit
 
 
 def claim_receipt(session: Session, channel: str, channel_message_id: str, now: datetime) -> bool:

@@ -256,6 +256,10 @@ class Conversation(Base):
     owner = Column(String(8), nullable=False, default="bot", server_default="bot")
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     last_patient_message_at = Column(UTCDateTime, nullable=True)
+    # Web chat: the browser tab whose patient proved who they are, and when; NULL when unverified.
+    verified_client = Column(String(64), nullable=True)
+    verified_at = Column(UTCDateTime, nullable=True)
+    ended_at = Column(UTCDateTime, nullable=True)  # the patient ended the chat: the id is never reused
 
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),

@@ -40,6 +40,8 @@ MODEL_FILE = "clinic.tar.gz"
 # Turns running inside Rasa at once on one engine thread; more wait their turn before entering it.
 TURNS_IN_FLIGHT = 4
 INPUT_CHANNEL = "clinic"
+# Rasa's own message that starts a new conversation session (the router never passes a typed one).
+SESSION_START = "/session_start"
 
 # The failures of custom actions during the current `respond()` call (one list per call).
 _action_failures: contextvars.ContextVar[Optional[List[str]]] = contextvars.ContextVar(
@@ -192,6 +194,18 @@ class RasaEngine:
         if failures:
             raise EngineFailure(f"custom action failed: {', '.join(failures)}")
         return read_turn(collected)
+
+    async def end_session(self, sender_key: str) -> None:
+        """Start a new Rasa conversation session for this sender: no slot carries over, so a patient's
+        verification ends (`/session_start` runs action_session_start; nothing is said)."""
+        if not self.ready or not self.threads:
+            raise EngineNotReady("the model is still loading")
+        index = thread_index(sender_key, len(self.threads))
+        async with self._admission(index):
+            _, failures = await asyncio.wrap_future(
+                self.threads[index].submit(self._handle(sender_key, SESSION_START, {})))
+        if failures:
+            raise EngineFailure(f"custom action failed: {', '.join(failures)}")
 
     async def _handle(self, sender_key: str, text: str, metadata: Dict[str, Any]
                       ) -> Tuple[List[Dict[str, Any]], List[str]]:

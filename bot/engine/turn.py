@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from bot.channels.messages import Button, OutboundMessage
+from bot.clinic.verification import VERIFIED_NOTICE
 from bot.conversations.handoff import HandoffRequest
 
 logger = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class EngineTurn:
 
     replies: List[OutboundMessage] = field(default_factory=list)
     handoff: Optional[HandoffRequest] = None
+    verified: bool = False  # the patient proved who they are during this turn
 
 
 def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
@@ -50,4 +52,5 @@ def read_turn(collected: Sequence[Dict[str, Any]]) -> EngineTurn:
     """The turn from what Rasa collected: replies in order, and the last handoff request."""
     replies = [message for message in map(to_outbound, collected) if message is not None]
     requests = [request for request in map(handoff_in, collected) if request is not None]
-    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None)
+    verified = any(raw.get("custom") == VERIFIED_NOTICE for raw in collected)
+    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None, verified=verified)

@@ -10,6 +10,14 @@ and then receives events of our own instead, with what it needs beyond Rasa's fo
 
     server -> clinic_message {text, quick_replies?, author: "bot" | "staff" | "system", time}
     server -> handoff {owner: "staff" | "bot", notice}
+    client -> history_request {before?: message id}
+    server -> history {items: [{id, author, text, time, quick_replies?}], more, hidden}
+    client -> end_chat {}                  server -> chat_ended {} (to every tab of the chat)
+
+The widget also sends `tab` (a random id it keeps for one browser tab) in its session request. A
+verification belongs to the tab that made it and lapses when idle (bot.conversations.router); the
+history of a chat in which the patient proved who they are is shown only to that tab while the
+verification holds. Elsewhere `hidden` is true and no message is sent: they may hold booking details.
 
 Session ids are issued by the server (unguessable, stored as conversations). A session id the
 server never issued is replaced by a new one, so nobody can join another patient's conversation;
@@ -33,6 +41,7 @@ from aiohttp import web
 from bot.channels.kinds import ChannelKind
 from bot.channels.messages import InboundMessage, OutboundMessage
 from bot.conversations import store
+from bot.conversations.router import ConversationEnded
 from bot.conversations.store import ConversationRef
 from bot.db.models import utcnow
 
@@ -57,6 +66,8 @@ def client_manager(redis_url: Optional[str]) -> Optional[socketio.AsyncRedisMana
 
 
 WIDGET_CLIENT = "clinic-widget"
+HISTORY_PAGE = 50
+MAX_TAB_ID_CHARS = 64
 
 
 def widget_room(session_id: str) -> str:
@@ -123,6 +134,8 @@ class WebChat:
         self.sio.on("connect", self.on_connect)
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
+        self.sio.on("history_request", self.on_history_request)
+        self.sio.on("end_chat", self.on_end_chat)
         app.on_shutdown.append(self._shutdown)
 
     async def _shutdown(self, app: web.Application) -> None:
@@ -165,6 +178,8 @@ class WebChat:
         """Confirm (or issue) the session id and join its room (the widget's own, or Rasa's)."""
         requested = data.get("session_id") if isinstance(data, dict) else None
         widget = isinstance(data, dict) and data.get("client") == WIDGET_CLIENT
+        tab = data.get("tab") if widget and isinstance(data.get("tab"), str) else None
+        tab = tab if tab and len(tab) <= MAX_TAB_ID_CHARS else None
         try:
             session_id = self._confirmed_session(requested if isinstance(requested, str) else None)
         except Exception as error:  # the database is down: say so, do not crash the socket
@@ -177,7 +192,7 @@ class WebChat:
         if old.get("room"):
             await self.sio.leave_room(sid, old["room"])
         room = widget_room(session_id) if widget else session_id
-        await self.sio.save_session(sid, {"session_id": session_id, "widget": widget, "room": room})
+        await self.sio.save_session(sid, {"session_id": session_id, "widget": widget, "room": room, "tab": tab})
         await self.sio.enter_room(sid, room)
         await self.sio.emit("session_confirm", session_id, to=sid)
 
@@ -193,12 +208,69 @@ class WebChat:
         if not isinstance(text, str):
             return
         inbound = InboundMessage(channel=WEB.name, sender=session_id, text=text, channel_message_id=None,
-                                 has_media=False, received_at=utcnow())
+                                 has_media=False, received_at=utcnow(), client=session.get("tab"))
         try:
             accepted = router.accept(inbound)
+        except ConversationEnded:
+            await self.say_to_socket(sid, "This chat has ended. Reload the page to start a new one.")
+            await self.sio.emit("chat_ended", {}, to=sid)
+            return
         except Exception as error:  # nothing was stored: tell the patient plainly
             logger.error("web message could not be stored: %s", type(error).__name__)
             await self.say_to_socket(sid, unavailable_text(settings.clinic.phone))
             return
         if accepted is not None:
             await router.process_safely(accepted)
+
+
+    async def on_history_request(self, sid: str, data: Any = None) -> None:
+        """A page of the chat's stored messages, newest last; none where they may be private."""
+        settings, sessions, router = self._app_parts()
+        session = await self.sio.get_session(sid)
+        session_id = session.get("session_id")
+        if not session_id or not session.get("widget"):
+            return
+        before = data.get("before") if isinstance(data, dict) else None
+        before = before if isinstance(before, int) and not isinstance(before, bool) and before > 0 else None
+        now = utcnow()
+        try:
+            with sessions() as db:
+                conversation = store.find_by_sender(db, WEB.name, session_id)
+                if conversation is None:
+                    return
+                ref = ConversationRef.of(conversation)
+                private = store.ever_verified(db, conversation) and not router.verification_holds(
+                    ref, session.get("tab"), now)
+                rows, more = ([], False) if private else store.history_page(db, ref.id, before, HISTORY_PAGE)
+                today = now.astimezone(settings.clinic.timezone).date()
+                items = [history_item(row, settings.clinic.timezone, today) for row in rows]
+        except Exception as error:  # the database is down: the widget keeps what it shows
+            logger.error("web history not read: %s", type(error).__name__)
+            return
+        await self.sio.emit("history", {"items": items, "more": more, "hidden": private, "before": before}, to=sid)
+
+    async def on_end_chat(self, sid: str, data: Any = None) -> None:
+        """The patient ended the chat: verification over, the session id retired, every tab told."""
+        _, _, router = self._app_parts()
+        session = await self.sio.get_session(sid)
+        session_id = session.get("session_id")
+        if not session_id:
+            return
+        try:
+            await router.end_chat(WEB.name, session_id)
+        except Exception as error:
+            logger.error("web chat not ended: %s", type(error).__name__)
+            await self.say_to_socket(sid, "Sorry, the chat could not be ended. Please close this browser tab.")
+            return
+        await self.sio.emit("chat_ended", {}, room=widget_room(session_id))
+        await self.sio.emit("chat_ended", {}, room=session_id)
+
+def history_item(message, timezone: ZoneInfo, today) -> Dict[str, Any]:
+    """One stored message for the widget's history, its time in the clinic's time zone."""
+    local = message.created_at.astimezone(timezone)
+    time = local.strftime("%H:%M") if local.date() == today else local.strftime("%d %b, %H:%M")
+    item: Dict[str, Any] = {"id": message.id, "author": message.author, "text": message.text, "time": time}
+    if message.buttons:
+        item["quick_replies"] = [{"content_type": "text", "title": b["title"], "payload": b["payload"]}
+                                 for b in message.buttons]
+    return item

@@ -32,6 +32,19 @@ def test_right_reference_and_date_of_birth_verify_the_patient(clinic):
     assert said == ""
 
 
+def test_a_successful_verification_tells_the_router_so_in_a_custom_message(clinic):
+    from bot.clinic.verification import VERIFIED_NOTICE
+
+    tracker = make_tracker(user_message("12 April 1988", "inform"), {"booking_reference": "MC-1001"},
+                           active_loop={"name": "verification_form"})
+    dispatcher = CollectingDispatcher()
+    VerificationValidation().validate_date_of_birth("12 April 1988", dispatcher, tracker, {})
+    assert [m.get("custom") for m in dispatcher.messages] == [VERIFIED_NOTICE]
+    wrong = CollectingDispatcher()
+    VerificationValidation().validate_date_of_birth("13 April 1988", wrong, tracker, {})
+    assert all(not m.get("custom") for m in wrong.messages)
+
+
 def mismatch(reference, left):
     return (f"Sorry, that date of birth doesn't match the booking reference {reference} ({left} of 5 "
             "tries left). If the reference was wrong, you can type the right one instead.")

@@ -22,6 +22,10 @@ class ScriptedEngine:
         self.calls: List[Tuple[str, str, dict]] = []
         self.fail_with: Optional[Exception] = None
         self.delay_seconds = 0.0
+        self.sessions_ended: List[str] = []
+
+    async def end_session(self, sender_key: str) -> None:
+        self.sessions_ended.append(sender_key)
 
     async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> EngineTurn:
         self.calls.append((sender_key, text, dict(metadata or {})))
@@ -34,6 +38,8 @@ class ScriptedEngine:
         if text == "options":
             return EngineTurn([OutboundMessage("Did you mean:", (Button("Pain", "/faq_pain"),
                                                                  Button("Cost", "/ask_cost")))])
+        if text == "MC-1001 12/04/1988":  # as the verification form does when the details match
+            return EngineTurn([OutboundMessage("Thanks, Alex, you're verified.")], verified=True)
         if text in ("handoff", "a person please"):
             return EngineTurn([OutboundMessage("I've asked a member of the team to reply here.")],
                               HandoffRequest(reason="asked_for_person", summary="asked"))

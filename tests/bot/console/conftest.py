@@ -41,6 +41,9 @@ class FakeEngine:
         self.calls.append((sender_key, text))
         return EngineTurn([OutboundMessage("The bot answers.")])
 
+    async def end_session(self, sender_key: str) -> None:
+        self.calls.append((sender_key, "/session_start"))
+
 
 class Clock:
     """A clock the test moves by hand (console sessions, lockouts, audit times)."""

@@ -366,3 +366,72 @@ async def test_a_router_without_limits_uses_the_defaults(settings, session_facto
     assert router.limits == RouterLimits()
     outcome = await router.receive(message("how long does a session take"))
     assert outcome.handled_by == "bot"
+
+
+# ---- web chat verification: one tab, lapses when idle, ends with the chat ----------------------
+
+class MovableClock:
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clocked_router(settings, session_factory, engine, deliverers):
+    clock = MovableClock()
+    router = ConversationRouter(settings, session_factory, engine, clock=clock)
+    for deliverer in deliverers.values():
+        router.register(deliverer)
+    return router, clock
+
+
+def from_tab(text, tab, sender="session-1"):
+    return dataclasses.replace(message(text, sender=sender), client=tab)
+
+
+def verified_client(session_factory, external_id="session-1"):
+    with session_factory() as session:
+        return session.execute(select(Conversation.verified_client).where(
+            Conversation.external_id == external_id)).scalar_one()
+
+
+async def test_a_verification_belongs_to_the_tab_that_made_it(clocked_router, engine, session_factory):
+    router, _ = clocked_router
+    await router.receive(from_tab("MC-1001 12/04/1988", "tab-a"))
+    assert verified_client(session_factory) == "tab-a"
+    await router.receive(from_tab("when is my next appointment", "tab-a"))
+    assert engine.sessions_ended == [] and verified_client(session_factory) == "tab-a"
+    await router.receive(from_tab("when is my next appointment", "tab-b"))  # a new tab on the same chat
+    assert engine.sessions_ended == ["web:session-1"]  # Rasa starts afresh: no verified slot carries over
+    assert engine.calls[-1][1] == "when is my next appointment"  # and only then hears the question
+    assert verified_client(session_factory) is None
+
+
+async def test_a_verification_lapses_after_the_idle_time(clocked_router, engine, session_factory, settings):
+    router, clock = clocked_router
+    assert settings.verification_idle_minutes == 15
+    await router.receive(from_tab("MC-1001 12/04/1988", "tab-a"))
+    clock.now += timedelta(minutes=14)
+    await router.receive(from_tab("and my last session?", "tab-a"))
+    assert engine.sessions_ended == []  # each message keeps it alive
+    clock.now += timedelta(minutes=15, seconds=1)
+    await router.receive(from_tab("when is my next appointment", "tab-a"))
+    assert engine.sessions_ended == ["web:session-1"] and verified_client(session_factory) is None
+
+
+async def test_an_ended_chat_takes_no_more_messages_and_its_id_is_retired(clocked_router, engine, session_factory):
+    from bot.conversations import store
+    from bot.conversations.router import ConversationEnded
+
+    router, _ = clocked_router
+    await router.receive(from_tab("MC-1001 12/04/1988", "tab-a"))
+    ref = await router.end_chat("web", "session-1")
+    assert ref is not None and engine.sessions_ended == ["web:session-1"]
+    assert verified_client(session_factory) is None
+    with pytest.raises(ConversationEnded):
+        await router.receive(from_tab("hello again", "tab-a"))
+    with session_factory() as session:
+        assert not store.is_issued_web_session(session, "session-1")
+    assert await router.end_chat("web", "never-seen") is None

@@ -31,12 +31,13 @@ class ChatClient:
     Rasa 3.6 pins 3.9. The browser tests (tests/e2e) cover the websocket transport.
     """
 
-    def __init__(self, widget: bool = False) -> None:
+    def __init__(self, widget: bool = False, tab: Optional[str] = None) -> None:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.widget = widget
+        self.tab = tab
         self.reply_event = "clinic_message" if widget else "bot_uttered"
         self.events: "asyncio.Queue[Tuple[str, Any]]" = asyncio.Queue()
-        for name in ("session_confirm", "bot_uttered", "clinic_message", "handoff"):
+        for name in ("session_confirm", "bot_uttered", "clinic_message", "handoff", "history", "chat_ended"):
             self.sio.on(name, self._recorder(name))
         self.session_id: Optional[str] = None
 
@@ -47,7 +48,7 @@ class ChatClient:
 
     async def connect(self, base_url: str, session_id: Optional[str] = None) -> str:
         await self.sio.connect(base_url, socketio_path="socket.io", transports=["polling"])
-        request = {"session_id": session_id, **({"client": "clinic-widget"} if self.widget else {})}
+        request = {"session_id": session_id, **({"client": "clinic-widget", "tab": self.tab} if self.widget else {})}
         await self.sio.emit("session_request", request)
         name, data = await self.next_event()
         assert name == "session_confirm"
@@ -56,6 +57,14 @@ class ChatClient:
 
     async def say(self, text: str) -> None:
         await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id})
+
+    async def history(self, before: Optional[int] = None) -> dict:
+        """Ask for a page of the chat's history and return the answer (other events are skipped)."""
+        await self.sio.emit("history_request", {"before": before} if before else {})
+        while True:
+            name, data = await self.next_event()
+            if name == "history":
+                return data
 
     async def next_event(self) -> Tuple[str, Any]:
         return await asyncio.wait_for(self.events.get(), WAIT)
@@ -92,8 +101,8 @@ def stored_texts(session_factory, conversation_id: int) -> List[str]:
 async def chat(client):
     clients: List[ChatClient] = []
 
-    async def open_chat(session_id: Optional[str] = None, widget: bool = False) -> ChatClient:
-        chat_client = ChatClient(widget)
+    async def open_chat(session_id: Optional[str] = None, widget: bool = False, tab: Optional[str] = None) -> ChatClient:
+        chat_client = ChatClient(widget or tab is not None, tab)
         await chat_client.connect(str(client.make_url("/")), session_id)
         clients.append(chat_client)
         return chat_client
@@ -229,3 +238,72 @@ async def test_database_down_tells_the_web_patient_plainly(chat, router):
     (reply,) = await patient.replies(1)
     assert reply["author"] == "system" and "technical problem" in reply["text"]
     assert "was not received" in reply["text"]
+
+
+def conversation_of(session_factory, session_id: str) -> int:
+    with session_factory() as session:
+        return session.execute(select(Conversation.id).where(Conversation.external_id == session_id)).scalar_one()
+
+
+async def test_history_after_a_reload_includes_a_staff_reply_sent_while_the_tab_was_closed(
+        chat, router, session_factory, staff_id):
+    tab = await chat(tab="tab-1")
+    await tab.say("hello")
+    await tab.replies(2)
+    await tab.close()
+    await router.staff_reply(conversation_of(session_factory, tab.session_id), staff_id, "Hi, Jo here.")
+    reloaded = await chat(tab.session_id, tab="tab-1")
+    page = await reloaded.history()
+    assert page["hidden"] is False and page["more"] is False
+    assert [(i["author"], i["text"]) for i in page["items"]][-2:] == [("bot", "bot heard: hello"),
+                                                                     ("staff", "Hi, Jo here.")]
+    assert [i["author"] for i in page["items"]] == ["patient", "bot", "bot", "staff"]  # newest last
+    assert all(re.fullmatch(r"\d\d:\d\d", i["time"]) for i in page["items"])
+
+
+async def test_history_comes_in_pages_newest_last(chat, session_factory):
+    from bot.channels.messages import OutboundMessage
+    from bot.conversations import store
+    from bot.db.models import utcnow
+
+    tab = await chat(tab="tab-1")
+    conversation_id = conversation_of(session_factory, tab.session_id)
+    with session_factory.begin() as session:
+        store.record_outbound(session, conversation_id, [OutboundMessage(f"note {n}") for n in range(60)], utcnow())
+    first = await tab.history()
+    assert len(first["items"]) == 50 and first["more"] is True and first["items"][-1]["text"] == "note 59"
+    older = await tab.history(before=first["items"][0]["id"])
+    assert [i["text"] for i in older["items"]] == [f"note {n}" for n in range(10)] and older["more"] is False
+
+
+async def test_a_new_tab_of_a_verified_chat_sees_no_history_until_it_verifies(chat):
+    first = await chat(tab="tab-a")
+    await first.say("MC-1001 12/04/1988")
+    await first.replies(2)
+    assert (await first.history())["hidden"] is False
+    other = await chat(first.session_id, tab="tab-b")
+    page = await other.history()
+    assert page == {"items": [], "more": False, "hidden": True, "before": None}
+    plain = await chat(first.session_id)  # a Rasa-protocol client gets no history at all
+    await plain.sio.emit("history_request", {})
+    with pytest.raises(asyncio.TimeoutError):
+        while True:
+            name, _ = await asyncio.wait_for(plain.events.get(), 0.5)
+            assert name != "history"
+
+
+async def test_end_chat_tells_every_tab_and_the_id_is_not_accepted_again(chat, engine):
+    tab = await chat(tab="tab-a")
+    second = await chat(tab.session_id, tab="tab-b")
+    await tab.say("hello")
+    await tab.replies(2)
+    await tab.sio.emit("end_chat", {})
+    for client in (tab, second):
+        while (await client.next_event())[0] != "chat_ended":
+            pass
+    assert engine.sessions_ended == [f"web:{tab.session_id}"]
+    await second.say("still there?")
+    (told,) = await second.replies(1)
+    assert told["author"] == "system" and "This chat has ended" in told["text"]
+    again = await chat(tab.session_id, tab="tab-a")
+    assert again.session_id != tab.session_id  # a new chat, a new id
