@@ -247,7 +247,8 @@ class WebChat:
         except Exception as error:  # the database is down: the widget keeps what it shows
             logger.error("web history not read: %s", type(error).__name__)
             return
-        await self.sio.emit("history", {"items": items, "more": more, "hidden": private, "before": before}, to=sid)
+        await self.sio.emit("history", {"items": items, "more": more, "hidden": private, "before": before,
+                                        "owner": ref.owner}, to=sid)
 
     async def on_end_chat(self, sid: str, data: Any = None) -> None:
         """The patient ended the chat: verification over, the session id retired, every tab told."""

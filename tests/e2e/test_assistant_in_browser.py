@@ -141,9 +141,18 @@ def test_patient_asks_for_a_person_staff_answer_and_hand_back(assistant, browser
     wait_for_message(page, "bot", "your message is with the clinic team")  # never silence
     assert page.locator("#clinic-chat-typing").inner_text() == ""
     staff.locator("#transcript .msg", has_text="are you still there?").wait_for()  # live transcript
+    context, errors = page.context, page.js_errors
+    page.close()  # the patient closes the tab; the team answers meanwhile
     staff.fill("#reply-text", "Hello, this is the clinic team. How can we help?")
     staff.click("#reply-send")
+    staff.locator("#transcript .msg", has_text="How can we help?").wait_for()
+    page = context.new_page()  # back later, in a new tab: the server's history has the reply
+    page.js_errors = errors
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_chat(page, assistant.url)
     wait_for_message(page, "staff", "clinic team. How can we help")
+    wait_for_message(page, "patient", "are you still there")
+    save_screenshot(page, "widget-history-after-staff-reply")
     save_screenshot(staff, "console-conversation", full_page=True)
     save_screenshot(page, "widget-staff-reply")
 
@@ -159,3 +168,59 @@ def test_patient_asks_for_a_person_staff_answer_and_hand_back(assistant, browser
     assert re.search(r"minute|hour", bot_messages.last.inner_text(), re.I)
     assert page.js_errors == []
     staff.context.close()
+
+
+def bot_count(page) -> int:
+    return page.locator('.clinic-chat-msg[data-author="bot"]').count()
+
+
+def next_bot_message(page, before: int) -> str:
+    page.wait_for_function(
+        "n => document.querySelectorAll('.clinic-chat-msg[data-author=\"bot\"]').length > n", arg=before,
+        timeout=REPLY_MS)
+    return page.locator('.clinic-chat-msg[data-author="bot"]').last.inner_text()
+
+
+def test_a_new_tab_must_verify_again_before_any_booking_detail(assistant, page):
+    open_chat(page, assistant.url)
+    say(page, "when is my next appointment?")
+    wait_for_message(page, "bot", "booking reference")
+    say(page, "MC-1001")
+    wait_for_message(page, "bot", "date of birth")
+    say(page, "12/04/1988")
+    booked = wait_for_message(page, "bot", "your next session is")
+    page.reload()  # the same tab: the server's history, booking answer included
+    wait_for_message(page, "bot", re.escape(booked.splitlines()[-1][:40]))
+    save_screenshot(page, "widget-history-after-reload")
+
+    other = page.context.new_page()  # same browser, new tab: same chat, but not verified here
+    open_chat(other, assistant.url)
+    wait_for_message(other, "system", "hidden in this tab")
+    assert "next session is" not in other.locator("#clinic-chat-log").inner_text().lower()
+    before = bot_count(other)
+    say(other, "when is my next appointment?")
+    asked = next_bot_message(other, before)
+    assert "booking reference" in asked.lower() and "next session is" not in asked.lower()
+    save_screenshot(other, "widget-new-tab-verifies-again")
+
+    before = bot_count(page)  # and the first tab's verification ended with the other tab's message
+    say(page, "when is my next appointment?")  # (the same chat: it carries on the other tab's identity check)
+    assert "next session is" not in next_bot_message(page, before).lower()
+    other.close()
+    assert page.js_errors == []
+
+
+def test_end_chat_starts_a_new_chat_that_knows_nothing(assistant, page):
+    open_chat(page, assistant.url)
+    say(page, "how many sessions will I need?")
+    wait_for_message(page, "bot", "clinician")
+    old = page.evaluate("() => localStorage.getItem('clinicChat.sessionId')")
+    page.click("#clinic-chat-end")
+    wait_for_message(page, "system", "You ended the chat")
+    page.wait_for_function("old => { const id = localStorage.getItem('clinicChat.sessionId'); return id && id !== old; }",
+                           arg=old, timeout=REPLY_MS)
+    assert page.locator('.clinic-chat-msg[data-author="bot"]').count() == 0
+    save_screenshot(page, "widget-chat-ended")
+    page.reload()
+    page.wait_for_selector("#clinic-chat-send:not([disabled])", timeout=REPLY_MS)
+    assert "how many sessions" not in page.locator("#clinic-chat-log").inner_text().lower()

@@ -15,6 +15,11 @@
  *                                       author: "bot"|"staff"|"system", time?: "HH:MM" (clinic time)}
  *   server -> client  bot_uttered     Rasa's own reply event (a plain Rasa server sends only this)
  *   server -> client  handoff         {owner: "staff"|"bot", notice?: string}
+ *   client -> server  history_request {before?: id}   after every session_confirm, and for older pages
+ *   server -> client  history         {items: [{id, author, text, time, quick_replies?}], more, hidden, owner?}
+ *   client -> server  end_chat        {}               server -> client  chat_ended {} (every tab)
+ * The session id (localStorage) is the chat, shared by the browser's tabs; `tab` (sessionStorage) is
+ * this tab: the server binds a patient's verification to it, so another tab must verify again.
  * Only the newest message's buttons can be pressed: older ones are disabled when a new message comes.
  */
 (function () {
@@ -34,6 +39,7 @@
   var SESSION_KEY = "clinicChat.sessionId";
   var TRANSCRIPT_KEY = "clinicChat.transcript";
   var OPEN_KEY = "clinicChat.open";
+  var TAB_KEY = "clinicChat.tab";
 
   var TEXT = {
     launcher: "Chat with us",
@@ -57,6 +63,11 @@
     newConversation: "A new conversation has started.",
     limitReached: "Messages can be up to " + MAX_LENGTH + " characters.",
     pasteShortened: "Messages can be up to " + MAX_LENGTH + " characters, so the pasted text was shortened.",
+    endChat: "End chat",
+    chatEnded: "You ended the chat. Your details are no longer shown here.",
+    earlier: "Show earlier messages",
+    historyHidden: "Earlier messages of this chat are hidden in this tab because they may include booking " +
+      "details. Confirm who you are to see your bookings again.",
     withBot: "You are chatting with the assistant",
     withStaff: "You are chatting with the clinic team"
   };
@@ -135,6 +146,19 @@
   var typingTimer = null;
   var manualRetry = null;
   var manualRetryDelay = 2000;
+  var chatJustEnded = false; // the next session confirmed is the new chat the patient asked for
+
+  /** This tab's own random id (sessionStorage: a new tab or browser session gets a new one). */
+  function tabId(renew) {
+    var id = renew ? null : session.getItem(TAB_KEY);
+    if (!id) {
+      var bytes = new Uint8Array(16);
+      (window.crypto || window.msCrypto).getRandomValues(bytes);
+      id = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+      session.setItem(TAB_KEY, id);
+    }
+    return id;
+  }
 
   function saveTranscript() {
     if (state.items.length > MAX_STORED_ITEMS) state.items = state.items.slice(-MAX_STORED_ITEMS);
@@ -210,6 +234,11 @@
     ".clinic-chat-close{flex:none;width:36px;height:36px;border:0;border-radius:8px;background:transparent;color:#fff;",
     "font-size:22px;line-height:1;cursor:pointer}",
     ".clinic-chat-close:hover{background:rgba(255,255,255,.16)}",
+    ".clinic-chat-end{flex:none;padding:6px 10px;border:1px solid rgba(255,255,255,.7);border-radius:8px;",
+    "background:transparent;color:#fff;font-size:13px;font-weight:600;cursor:pointer}",
+    ".clinic-chat-end:hover{background:rgba(255,255,255,.16)}",
+    ".clinic-chat-earlier{align-self:center;padding:4px 12px;border:1px solid #9aa5b1;border-radius:999px;",
+    "background:#fff;color:var(--cc-accent);font-size:13px;cursor:pointer}",
     ".clinic-chat-intro{margin:0;padding:8px 14px;font-size:13px;color:var(--cc-muted);background:#f5f7fa;border-bottom:1px solid #e1e6ec}",
     ".clinic-chat-log{flex:1;overflow-y:auto;padding:12px 14px;display:flex;flex-direction:column;gap:10px;background:#fff}",
     ".clinic-chat-msg{max-width:85%;display:flex;flex-direction:column;gap:2px}",
@@ -282,11 +311,15 @@
       type: "button", className: "clinic-chat-close", id: "clinic-chat-close",
       "aria-label": TEXT.close, title: TEXT.close, "data-test": "close", text: "\u00d7"
     });
+    ui.endChat = el("button", {
+      type: "button", className: "clinic-chat-end", id: "clinic-chat-end", "data-test": "end-chat", text: TEXT.endChat
+    });
     var header = el("div", { className: "clinic-chat-header" }, [
       el("div", { className: "clinic-chat-heading" }, [
         el("h2", { className: "clinic-chat-title", id: "clinic-chat-title", text: config.title }),
         ui.subtitle
       ]),
+      ui.endChat,
       ui.close
     ]);
 
@@ -335,6 +368,9 @@
 
     ui.launcher.addEventListener("click", function () { if (isOpen()) closePanel(); else openPanel(); });
     ui.close.addEventListener("click", closePanel);
+    ui.endChat.addEventListener("click", function () {
+      if (canSend()) socket.emit("end_chat", {});
+    });
     ui.root.addEventListener("keydown", function (event) {
       if ((event.key === "Escape" || event.key === "Esc") && isOpen()) {
         event.preventDefault();
@@ -588,6 +624,8 @@
     socket.on("clinic_message", onBotUttered);
     socket.on("bot_uttered", onBotUttered);
     socket.on("handoff", onHandoff);
+    socket.on("history", onHistory);
+    socket.on("chat_ended", onChatEnded);
     socket.on("disconnect", onDisconnect);
     socket.on("connect_error", onConnectError);
     updateControls();
@@ -598,7 +636,7 @@
     manualRetryDelay = 2000;
     sessionReady = false;
     var requested = state.session_id || local.getItem(SESSION_KEY) || null;
-    socket.emit("session_request", { session_id: requested, client: "clinic-widget" });
+    socket.emit("session_request", { session_id: requested, client: "clinic-widget", tab: tabId(false) });
     updateControls();
   }
 
@@ -607,16 +645,87 @@
     if (!id) return;
     var previous = state.session_id || local.getItem(SESSION_KEY);
     var hadConversation = state.items.length > 0;
-    if (previous !== id && (hadConversation || state.session_id)) {
+    if (previous !== id && (hadConversation || state.session_id) && !chatJustEnded) {
       clearTranscript();
       if (hadConversation) addItem({ author: "system", text: TEXT.newConversation });
     }
+    chatJustEnded = false;
     state.session_id = id;
     local.setItem(SESSION_KEY, id);
     saveTranscript();
     sessionReady = true;
     setStatus("");
     updateControls();
+    socket.emit("history_request", {}); // the server's copy: staff replies sent while away, other tabs
+  }
+
+  function historyItem(raw) {
+    var replies = (Array.isArray(raw.quick_replies) ? raw.quick_replies : []).map(function (r) {
+      return { title: String(r.title || r.payload || ""), payload: String(r.payload || r.title || "") };
+    });
+    var author = ["patient", "bot", "staff", "system"].indexOf(raw.author) >= 0 ? raw.author : "bot";
+    return { id: typeof raw.id === "number" ? raw.id : null, author: author, text: String(raw.text || ""),
+             time: typeof raw.time === "string" ? raw.time : null, replies: replies, used: true, chosen: null };
+  }
+
+  function renderAll() {
+    if (!ui.log) return;
+    while (ui.log.firstChild) ui.log.removeChild(ui.log.firstChild);
+    if (state.more) {
+      var earlier = el("button", { type: "button", className: "clinic-chat-earlier", "data-test": "earlier", text: TEXT.earlier });
+      earlier.addEventListener("click", function () {
+        var oldest = state.items.filter(function (i) { return typeof i.id === "number"; })[0];
+        if (oldest && canSend()) socket.emit("history_request", { before: oldest.id });
+      });
+      ui.log.appendChild(earlier);
+    }
+    state.items.forEach(function (item) { ui.log.appendChild(renderItem(item)); });
+  }
+
+  function onHistory(data) {
+    if (!data || !Array.isArray(data.items)) return;
+    if (data.hidden) {
+      state.items = [];
+      state.more = false;
+      addItem({ author: "system", text: TEXT.historyHidden });
+      renderAll();
+      return;
+    }
+    var items = data.items.map(historyItem);
+    if (!data.before && !items.length) {
+      // Nothing stored yet: keep this tab's own notices ("a new conversation has started").
+      items = state.items.filter(function (item) { return item.author === "system"; });
+    }
+    if (data.before) {
+      state.items = items.concat(state.items); // an older page goes on top
+    } else {
+      var last = items[items.length - 1];
+      if (last && last.replies.length) last.used = false; // only the newest buttons can be pressed
+      state.items = items;
+    }
+    state.more = !!data.more;
+    if (data.owner === "staff" || data.owner === "bot") state.owner = data.owner;
+    updateHeader();
+    saveTranscript();
+    renderAll();
+    if (!data.before) scrollToEnd();
+  }
+
+  function onChatEnded() {
+    hideTyping();
+    state.items = [];
+    state.more = false;
+    state.owner = "bot";
+    state.session_id = null;
+    local.removeItem(SESSION_KEY);
+    tabId(true); // the next chat is a new tab as far as verification goes
+    updateHeader();
+    renderAll();
+    addItem({ author: "system", text: TEXT.chatEnded });
+    sessionReady = false;
+    chatJustEnded = true;
+    updateControls();
+    socket.emit("session_request", { session_id: null, client: "clinic-widget", tab: tabId(false) });
   }
 
   function onBotUttered(data) {

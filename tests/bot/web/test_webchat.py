@@ -283,7 +283,7 @@ async def test_a_new_tab_of_a_verified_chat_sees_no_history_until_it_verifies(ch
     assert (await first.history())["hidden"] is False
     other = await chat(first.session_id, tab="tab-b")
     page = await other.history()
-    assert page == {"items": [], "more": False, "hidden": True, "before": None}
+    assert page == {"items": [], "more": False, "hidden": True, "before": None, "owner": "bot"}
     plain = await chat(first.session_id)  # a Rasa-protocol client gets no history at all
     await plain.sio.emit("history_request", {})
     with pytest.raises(asyncio.TimeoutError):
