@@ -29,6 +29,11 @@ def stored_session_id(page: Page) -> str | None:
     return page.evaluate("() => localStorage.getItem('clinicChat.sessionId')")
 
 
+def without_tab(request: dict) -> dict:
+    """A session request without the tab's random id."""
+    return {key: value for key, value in request.items() if key != "tab"}
+
+
 def open_chat(page: Page, server) -> str:
     """Load the clinic page, open the widget with a click, wait for a confirmed session; its id."""
     page.goto(server.page_url())
@@ -90,7 +95,9 @@ def test_keyboard_user_opens_chat_sends_with_enter_and_reads_reply(page: Page, s
     expect(messages(page, "patient")).to_have_text([re.compile("line one\\s+line two"), re.compile("hello")])
 
     session_id = stored_session_id(page)
-    assert stub_server.recorded.of("session_request")[0] == {"session_id": None, "client": "clinic-widget"}
+    first = stub_server.recorded.of("session_request")[0]
+    assert re.fullmatch(r"[0-9a-f]{32}", first.pop("tab"))  # this tab's own id (verification is bound to it)
+    assert first == {"session_id": None, "client": "clinic-widget"}
     assert uttered(stub_server, session_id) == [
         {"message": "line one\nline two", "session_id": session_id},
         {"message": "hello", "session_id": session_id},
@@ -159,7 +166,7 @@ def test_reload_redraws_the_transcript_and_reuses_the_session(page: Page, stub_s
     expect(page.locator(SEND)).to_be_enabled()
 
     stub_server.wait_for(lambda: len(stub_server.recorded.of("session_request")) > requests_before, what="reconnect")
-    assert stub_server.recorded.of("session_request")[-1] == {"session_id": session_id, "client": "clinic-widget"}
+    assert without_tab(stub_server.recorded.of("session_request")[-1]) == {"session_id": session_id, "client": "clinic-widget"}
     assert stub_server.recorded.confirmed[-1] == session_id
     assert stored_session_id(page) == session_id
 
@@ -180,7 +187,8 @@ def test_unknown_session_id_is_replaced_by_the_servers_and_old_transcript_droppe
     page.locator(LAUNCHER).click()
     expect(page.locator(SEND)).to_be_enabled()
 
-    assert {"session_id": "never-issued-by-this-server", "client": "clinic-widget"} in stub_server.recorded.of("session_request")
+    assert {"session_id": "never-issued-by-this-server", "client": "clinic-widget"} in map(
+        without_tab, stub_server.recorded.of("session_request"))
     new_id = stored_session_id(page)
     assert new_id != "never-issued-by-this-server"
     assert new_id in stub_server.recorded.issued
@@ -298,7 +306,8 @@ def test_reconnects_by_itself_when_the_server_ends_the_socket(page: Page, stub_s
     session_id = open_chat(page, stub_server)
     say(page, "kick")  # python-socketio's sio.disconnect(sid): socket.io does not retry on its own
     stub_server.wait_for(
-        lambda: {"session_id": session_id, "client": "clinic-widget"} in stub_server.recorded.of("session_request"),
+        lambda: {"session_id": session_id, "client": "clinic-widget"} in map(
+            without_tab, stub_server.recorded.of("session_request")),
         what="the widget to reconnect with its session id",
     )
     expect(page.locator(SEND)).to_be_enabled()
