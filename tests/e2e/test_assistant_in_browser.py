@@ -224,3 +224,82 @@ def test_end_chat_starts_a_new_chat_that_knows_nothing(assistant, page):
     page.reload()
     page.wait_for_selector("#clinic-chat-send:not([disabled])", timeout=REPLY_MS)
     assert "how many sessions" not in page.locator("#clinic-chat-log").inner_text().lower()
+
+
+# ---- the unmodified rasa-webchat 1.0.1 from the npm registry --------------------------------------
+
+RASA_WEBCHAT = "rasa-webchat@1.0.1"
+# npm's dist.integrity for that release: the tarball is checked before anything from it runs.
+RASA_WEBCHAT_INTEGRITY = "sha512-Ld1zVJvTAaTrs6A5p8t70agNNrKYRyXlvqXZRgBoDvKKUXbA0jhJKECi5bdPGlaR6jsmqWtVylHS+YqIqo0x8w=="
+# The page is fulfilled by the browser itself at a path of the assistant's origin: Chromium's
+# private-network rules would block a made-up public origin from calling the loopback server.
+WEBCHAT_PAGE = "/rasa-webchat-test/"
+
+
+@pytest.fixture(scope="module")
+def rasa_webchat_js(tmp_path_factory) -> str:
+    """rasa-webchat's browser bundle (lib/index.js), fetched with npm at test time, never committed."""
+    import base64
+    import hashlib
+    import json
+    import shutil
+    import tarfile
+
+    npm = shutil.which("npm")
+    assert npm, "npm is needed to fetch rasa-webchat from the registry"
+    folder = tmp_path_factory.mktemp("rasa-webchat")
+    packed = subprocess.run([npm, "pack", RASA_WEBCHAT, "--json", "--pack-destination", str(folder)],
+                            capture_output=True, text=True, timeout=300, check=True)
+    tarball = folder / json.loads(packed.stdout)[0]["filename"]
+    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    assert f"sha512-{digest}" == RASA_WEBCHAT_INTEGRITY, "the rasa-webchat tarball is not the pinned release"
+    with tarfile.open(tarball) as archive:
+        return archive.extractfile("package/lib/index.js").read().decode("utf-8")
+
+
+def rasa_webchat_page(server_url: str) -> str:
+    """A clinic page embedding rasa-webchat as its README shows, pointed at our server."""
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Clinic</title></head><body>
+<script src="rasa-webchat.js"></script>
+<script>window.WebChat.default({{socketUrl: "{server_url}", socketPath: "/socket.io/", title: "Clinic",
+  initPayload: null, customData: {{language: "en"}}}}, null);</script></body></html>"""
+
+
+def test_unmodified_rasa_webchat_renders_bot_and_staff_replies(assistant, browser, rasa_webchat_js):
+    from sqlalchemy import create_engine, text
+
+    context = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-GB")
+    context.set_default_timeout(REPLY_MS)
+    context.route(f"{assistant.url}{WEBCHAT_PAGE}rasa-webchat.js",
+                  lambda route: route.fulfill(body=rasa_webchat_js, content_type="application/javascript"))
+    context.route(f"{assistant.url}{WEBCHAT_PAGE}", lambda route: route.fulfill(
+        body=rasa_webchat_page(assistant.url), content_type="text/html"))
+    page = context.new_page()
+    errors: list = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{assistant.url}{WEBCHAT_PAGE}")
+    page.click(".rw-launcher")
+    page.fill(".rw-new-message", "how many sessions will I need?")
+    page.press(".rw-new-message", "Enter")
+    page.locator(".rw-response", has_text=re.compile("automated assistant", re.I)).first.wait_for()
+    page.locator(".rw-response", has_text=re.compile("clinician", re.I)).first.wait_for()
+    session_id = page.evaluate("() => JSON.parse(localStorage.getItem('chat_session')).session_id")
+
+    database = create_engine(f"sqlite:///{assistant.log.parent / 'clinic.db'}")
+    with database.connect() as connection:
+        conversation = connection.execute(text("SELECT id FROM conversations WHERE external_id = :id"),
+                                          {"id": session_id}).scalar_one()
+    database.dispose()
+    staff = context.new_page()
+    staff.goto(f"{assistant.url}/staff")
+    staff.fill("#email", assistant.staff_email)
+    staff.fill("#password", assistant.staff_password)
+    staff.click("button[type=submit]")
+    staff.wait_for_url(re.compile(r"/staff/?(\?.*)?$"))
+    staff.goto(f"{assistant.url}/staff/conversations/{conversation}")
+    staff.fill("#reply-text", "Hello from the clinic team, shown in rasa-webchat.")
+    staff.click("#reply-send")
+    page.locator(".rw-response", has_text="Hello from the clinic team, shown in rasa-webchat.").wait_for()
+    save_screenshot(page, "rasa-webchat-bot-and-staff-replies")
+    assert errors == []
+    context.close()
