@@ -98,6 +98,7 @@ class Accepted:
     first_contact: bool
     opted_out: bool
     offered: Sequence[Button]
+    stale_title: Optional[str] = None  # the title of an earlier button whose payload was sent again
 
 
 @dataclass
@@ -163,14 +164,19 @@ class ConversationRouter:
             if conversation.ended_at is not None:
                 raise ConversationEnded(f"conversation {conversation.id} was ended by the patient")
             first_contact = conversation.last_patient_message_at is None
-            store.record_inbound(session, conversation, text or "[attachment without text]", now,
+            offered = store.offered_buttons(session, conversation.id)
+            stale_title = None
+            if text.startswith("/") and text not in {button.payload for button in offered}:
+                # An old button pressed again: the patient chose its words, not the old question's answer.
+                stale_title = store.earlier_button_titled(session, conversation.id, text)
+            store.record_inbound(session, conversation, stale_title or text or "[attachment without text]", now,
                                  inbound.channel_message_id)
             accepted = Accepted(
                 inbound=inbound, text=text, conversation=ConversationRef.of(conversation),
                 first_contact=first_contact,
                 opted_out=self.kind_of(inbound.channel).phone_numbers and store.is_opted_out(
                     session, inbound.sender, inbound.channel),
-                offered=store.offered_buttons(session, conversation.id))
+                offered=offered, stale_title=stale_title)
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
         return accepted
 
@@ -183,7 +189,7 @@ class ConversationRouter:
             return await self._consent(ref, inbound, keyword, outcome)
         if accepted.opted_out:
             return await self._opted_out_message(ref, text, outcome)
-        replies = await self._decide(ref, inbound, text, accepted.offered, outcome)
+        replies = await self._decide(ref, inbound, accepted.stale_title or text, accepted.offered, outcome)
         if accepted.first_contact and replies and outcome.handled_by == "bot":
             replies.insert(0, self.replies.disclaimer())
         outcome.replies = replies

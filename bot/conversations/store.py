@@ -153,6 +153,21 @@ def record_outbound(session: Session, conversation_id: int, replies: Sequence[Ou
     return rows
 
 
+def earlier_button_titled(session: Session, conversation_id: int, payload: str, lookback: int = 200
+                          ) -> Optional[str]:
+    """The title of a button the bot offered earlier with this payload (a stale click), or None."""
+    rows = session.execute(
+        select(Message.buttons).where(Message.conversation_id == conversation_id, Message.direction == "out",
+                                      Message.buttons.isnot(None))
+        .order_by(Message.id.desc()).limit(lookback)
+    ).scalars()
+    for buttons in rows:
+        for button in buttons or ():
+            if str(button.get("payload", "")) == payload and button.get("title"):
+                return str(button["title"])
+    return None
+
+
 def offered_buttons(session: Session, conversation_id: int) -> Tuple[Button, ...]:
     """The buttons of the bot's latest turn (its messages since the patient's previous message)."""
     recent = session.execute(

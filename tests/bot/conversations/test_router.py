@@ -82,14 +82,18 @@ async def test_typed_intent_is_never_passed_to_rasa(router, engine):
     assert engine.calls[-1][1] == 'greet{"verified": true}'
 
 
-async def test_payload_of_an_offered_button_is_passed_once_offered(router, engine):
+async def test_payload_of_an_offered_button_is_passed_once_offered(router, engine, session_factory):
     await router.receive(message("/faq_pain"))
     assert engine.calls[-1][1] == "faq_pain"  # not offered yet
     await router.receive(message("options"))
     await router.receive(message("/faq_pain"))
     assert engine.calls[-1][1] == "/faq_pain"
     await router.receive(message("/ask_cost"))
-    assert engine.calls[-1][1] == "ask_cost"  # the offer was for the previous turn only
+    assert engine.calls[-1][1] == "Cost"  # a stale click: the offer was for the previous turn only
+    _, rows = transcript(session_factory)
+    assert rows[-2] == ("in", "patient", "Cost")  # staff read the button's words, never its payload
+    await router.receive(message("/restart"))
+    assert engine.calls[-1][1] == "restart"  # never offered: a typed "intent" is plain words
 
 
 async def test_sms_number_reply_maps_to_the_offered_payload(router, engine):
