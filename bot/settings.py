@@ -25,6 +25,8 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'clinic.db'}"
 DEFAULT_CLINIC_PROFILE = PROJECT_ROOT / "clinic.yml"
 # Settings that are URLs which may carry a password (masked in repr, redacted from logs).
 URL_FIELDS = ("database_url", "redis_url")
+DEFAULT_STARTER_QUESTIONS = ("What is hair mesotherapy?", "Does it hurt?", "How many sessions will I need?",
+                             "When can I wash my hair after a session?")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -69,6 +71,7 @@ class ClinicProfile:
     aftercare_hours: Mapping[str, int]
     preparation_hours: Mapping[str, int]
     typical_reply_minutes: int = 30  # what patients are told to expect while the clinic is open
+    starter_questions: Tuple[str, ...] = DEFAULT_STARTER_QUESTIONS  # the web chat's first screen
 
     @classmethod
     def load(cls, path: Path, environ: Mapping[str, str]) -> "ClinicProfile":
@@ -94,6 +97,7 @@ class ClinicProfile:
             aftercare_hours={str(k): int(v) for k, v in (raw.get("aftercare_hours") or {}).items()},
             preparation_hours={str(k): int(v) for k, v in (raw.get("preparation_hours") or {}).items()},
             typical_reply_minutes=int(raw.get("typical_reply_minutes", 30)),
+            starter_questions=tuple(str(q) for q in raw.get("starter_questions") or DEFAULT_STARTER_QUESTIONS)[:4],
         )
 
 

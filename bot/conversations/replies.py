@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.channels.messages import OutboundMessage
+from bot.channels.messages import Button, OutboundMessage
 from bot.clinic.hours import reply_expectation
 from bot.settings import ClinicProfile
 
@@ -25,6 +25,11 @@ class Replies:
         return OutboundMessage(
             f"I'm the automated assistant of {self.clinic.name}, not a clinician: my answers are general "
             f"information, not medical advice.{privacy}")
+
+    def welcome(self) -> OutboundMessage:
+        """The web chat's first screen: the disclaimer, then starter questions as buttons."""
+        return OutboundMessage(f"{self.disclaimer().text} Patients often ask:",
+                               tuple(Button(q, q) for q in self.clinic.starter_questions))
 
     def too_long(self, length: int, limit: int) -> OutboundMessage:
         """A message over the size limit is not processed (it is stored for the team)."""

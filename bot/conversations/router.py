@@ -99,6 +99,7 @@ class Accepted:
     opted_out: bool
     offered: Sequence[Button]
     stale_title: Optional[str] = None  # the title of an earlier button whose payload was sent again
+    welcomed: bool = False  # the web chat's first screen already showed the disclaimer
 
 
 @dataclass
@@ -176,7 +177,8 @@ class ConversationRouter:
                 first_contact=first_contact,
                 opted_out=self.kind_of(inbound.channel).phone_numbers and store.is_opted_out(
                     session, inbound.sender, inbound.channel),
-                offered=offered, stale_title=stale_title)
+                offered=offered, stale_title=stale_title,
+                welcomed=first_contact and store.has_outbound(session, conversation.id))
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
         return accepted
 
@@ -190,7 +192,7 @@ class ConversationRouter:
         if accepted.opted_out:
             return await self._opted_out_message(ref, text, outcome)
         replies = await self._decide(ref, inbound, accepted.stale_title or text, accepted.offered, outcome)
-        if accepted.first_contact and replies and outcome.handled_by == "bot":
+        if accepted.first_contact and not accepted.welcomed and replies and outcome.handled_by == "bot":
             replies.insert(0, self.replies.disclaimer())
         outcome.replies = replies
         await self._send(ref, replies, author="bot")

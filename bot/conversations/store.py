@@ -168,6 +168,12 @@ def earlier_button_titled(session: Session, conversation_id: int, payload: str, 
     return None
 
 
+def has_outbound(session: Session, conversation_id: int) -> bool:
+    """True if anything was sent in this conversation (the web chat's first screen counts)."""
+    return session.execute(select(Message.id).where(
+        Message.conversation_id == conversation_id, Message.direction == "out").limit(1)).first() is not None
+
+
 def offered_buttons(session: Session, conversation_id: int) -> Tuple[Button, ...]:
     """The buttons of the bot's latest turn (its messages since the patient's previous message)."""
     recent = session.execute(

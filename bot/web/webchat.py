@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 import socketio
@@ -247,8 +247,25 @@ class WebChat:
         except Exception as error:  # the database is down: the widget keeps what it shows
             logger.error("web history not read: %s", type(error).__name__)
             return
+        if not items and not private and before is None:
+            items = await self._welcome(ref)
         await self.sio.emit("history", {"items": items, "more": more, "hidden": private, "before": before,
                                         "owner": ref.owner}, to=sid)
+
+    async def _welcome(self, ref: ConversationRef) -> List[Dict[str, Any]]:
+        """An empty chat's first screen, stored as the bot's first message: the disclaimer and the
+        clinic's starter questions as buttons (their payload is the question, read as plain words)."""
+        settings, sessions, router = self._app_parts()
+        welcome = router.replies.welcome()
+        try:
+            with sessions.begin() as db:
+                [row] = store.record_outbound(db, ref.id, [welcome], utcnow())
+                db.flush()
+                today = utcnow().astimezone(settings.clinic.timezone).date()
+                return [history_item(row, settings.clinic.timezone, today)]
+        except Exception as error:
+            logger.error("web welcome not stored: %s", type(error).__name__)
+            return []
 
     async def on_end_chat(self, sid: str, data: Any = None) -> None:
         """The patient ended the chat: verification over, the session id retired, every tab told."""

@@ -56,7 +56,7 @@ async def test_calibration_keeps_questions_with_one_plain_reply(http, app_url):
     answers = await calibrate(http, app_url, ["what is mesotherapy", "options", "does it hurt"], workers=2,
                               quiet=QUIET)
     assert list(answers) == ["what is mesotherapy", "options", "does it hurt"]
-    assert answers["does it hurt"] == [{"text": "bot heard: does it hurt", "author": "bot"}]
+    assert answers["does it hurt"] == [{"text": "bot heard: does it hurt"}]
     assert is_plain_single_reply(answers["what is mesotherapy"])
     assert not is_plain_single_reply(answers["options"])  # buttons: a fallback-like offer
     assert not is_plain_single_reply([]) and not is_plain_single_reply(answers["does it hurt"] * 2)
@@ -130,5 +130,5 @@ async def test_calibration_asks_every_replica(http, replica_urls, monkeypatch):
     monkeypatch.setattr(Conversation, "open", classmethod(spy))
     answers = await calibrate(http, replica_urls, QUESTIONS, workers=2, quiet=QUIET)
     assert sorted(opened) == sorted(replica_urls)
-    assert answers["does it hurt"] == [{"text": "bot heard: does it hurt", "author": "bot"}]
+    assert answers["does it hurt"] == [{"text": "bot heard: does it hurt"}]
     assert all(is_plain_single_reply(replies) for replies in answers.values())

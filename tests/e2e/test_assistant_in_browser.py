@@ -212,18 +212,22 @@ def test_a_new_tab_must_verify_again_before_any_booking_detail(assistant, page):
 
 def test_end_chat_starts_a_new_chat_that_knows_nothing(assistant, page):
     open_chat(page, assistant.url)
-    say(page, "how many sessions will I need?")
-    wait_for_message(page, "bot", "clinician")
+    wait_for_message(page, "bot", "Patients often ask")
+    before = bot_count(page)
+    say(page, "what are the possible side effects?")
+    answer = next_bot_message(page, before).splitlines()[-1]
     old = page.evaluate("() => localStorage.getItem('clinicChat.sessionId')")
     page.click("#clinic-chat-end")
     wait_for_message(page, "system", "You ended the chat")
     page.wait_for_function("old => { const id = localStorage.getItem('clinicChat.sessionId'); return id && id !== old; }",
                            arg=old, timeout=REPLY_MS)
-    assert page.locator('.clinic-chat-msg[data-author="bot"]').count() == 0
+    wait_for_message(page, "bot", "Patients often ask")  # the new chat's first screen
+    assert page.locator('.clinic-chat-msg[data-author="patient"]').count() == 0
+    assert answer not in page.locator("#clinic-chat-log").inner_text()
     save_screenshot(page, "widget-chat-ended")
     page.reload()
     page.wait_for_selector("#clinic-chat-send:not([disabled])", timeout=REPLY_MS)
-    assert "how many sessions" not in page.locator("#clinic-chat-log").inner_text().lower()
+    assert answer not in page.locator("#clinic-chat-log").inner_text()
 
 
 # ---- the unmodified rasa-webchat 1.0.1 from the npm registry --------------------------------------

@@ -692,9 +692,10 @@
       return;
     }
     var items = data.items.map(historyItem);
-    if (!data.before && !items.length) {
-      // Nothing stored yet: keep this tab's own notices ("a new conversation has started").
-      items = state.items.filter(function (item) { return item.author === "system"; });
+    var fresh = !items.some(function (item) { return item.author === "patient"; });
+    if (!data.before && fresh) {
+      // A chat with nothing from the patient yet: keep this tab's own notices ("you ended the chat").
+      items = state.items.filter(function (item) { return item.author === "system" && item.id == null; }).concat(items);
     }
     if (data.before) {
       state.items = items.concat(state.items); // an older page goes on top

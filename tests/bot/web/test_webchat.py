@@ -307,3 +307,17 @@ async def test_end_chat_tells_every_tab_and_the_id_is_not_accepted_again(chat, e
     assert told["author"] == "system" and "This chat has ended" in told["text"]
     again = await chat(tab.session_id, tab="tab-a")
     assert again.session_id != tab.session_id  # a new chat, a new id
+
+
+async def test_an_empty_chat_opens_with_the_disclaimer_and_starter_questions(chat, engine):
+    tab = await chat(tab="tab-1")
+    page = await tab.history()
+    [welcome] = page["items"]
+    assert welcome["author"] == "bot" and "automated assistant" in welcome["text"]
+    assert [r["title"] for r in welcome["quick_replies"]] == [
+        "What is hair mesotherapy?", "Does it hurt?", "How many sessions will I need?",
+        "When can I wash my hair after a session?"]
+    await tab.say("Does it hurt?")  # a starter pressed: its payload is the question itself
+    (answer,) = await tab.replies(1)  # no second disclaimer: the first screen showed it
+    assert answer["text"] == "bot heard: Does it hurt?"
+    assert [i["author"] for i in (await tab.history())["items"]] == ["bot", "patient", "bot"]  # kept
