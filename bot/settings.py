@@ -109,7 +109,7 @@ class Settings:
     model_path: Path = PROJECT_ROOT / "models"
     default_phone_region: str = "GB"
     log_level: str = "INFO"
-    clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]
+    clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]  # from_env() always sets it
     # The phone channels, each configured in its own module: Twilio (SMS, and WhatsApp through
     # Twilio) and Meta's WhatsApp Cloud API. Their secrets are left out of repr().
     twilio: TwilioConfig = field(default_factory=lambda: _twilio_config({}))
