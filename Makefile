@@ -13,12 +13,12 @@ export PYTHONHASHSEED := 0
 # One DIET or ResponseSelector entry is ~150-190 MB; the 1 GB default evicts them and forces retraining.
 export RASA_MAX_CACHE_SIZE ?= 4000
 
-.PHONY: help venv spacy encoder train run test test-rasa test-py validate bench clean chromium check lint
+.PHONY: help venv spacy encoder train run test test-rasa test-py validate bench clean chromium check lint types
 
 help:
 	@echo "make run    set up what is missing, then serve the assistant on http://127.0.0.1:8000"
 	@echo "make test   set up what is missing, then run every test"
-	@echo "make check  lint, then the tests that need no trained model, browser or PostgreSQL (a few minutes)"
+	@echo "make check  lint and type-check, then the tests that need no trained model, browser or PostgreSQL (a few minutes)"
 	@echo "make train  train the Rasa model (only when data, domain or config changed)"
 	@echo "make bench  measure speed and memory, figures in bench/results/"
 
@@ -64,14 +64,19 @@ test-py: train chromium
 
 test: test-rasa test-py
 
-# The fast loop: ruff (rule set in pyproject.toml), then every test not marked model, postgres,
-# scale or e2e. It needs the spaCy pipeline and the encoder files, never a trained Rasa model.
+# The fast loop: ruff and mypy (their rule sets in pyproject.toml), then every test not marked
+# model, postgres, scale or e2e. It needs the spaCy pipeline and the encoder files, never a trained
+# Rasa model.
 FAST_TESTS := not model and not postgres and not scale and not e2e
 
 lint: venv
 	$(VENV)/bin/ruff check bot actions bench tests scripts
 
-check: lint spacy encoder
+# bot and actions (the files, rules and untyped libraries are named in pyproject.toml)
+types: venv
+	$(VENV)/bin/mypy
+
+check: lint types spacy encoder
 	$(PY) -m pytest -m "$(FAST_TESTS)"
 
 run: train

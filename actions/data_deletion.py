@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.common import services, user_turns_outside_forms, utc_now, verified_patient_id
 from actions.verification import VerificationValidation, locked_message
@@ -45,7 +46,9 @@ class ActionRequestDataDeletion(Action):
     def name(self) -> Text:
         return "action_request_data_deletion"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
         if patient_id is None:
             if tracker.get_slot("verification_locked"):

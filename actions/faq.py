@@ -9,6 +9,7 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.common import services
 
@@ -51,7 +52,9 @@ class ActionAnswerCost(Action):
     def name(self) -> Text:
         return "action_answer_cost"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         dispatcher.utter_message(text=price_list_text())
         return []
 
@@ -89,7 +92,9 @@ class ActionSuggestTopics(Action):
     def name(self) -> Text:
         return "action_suggest_topics"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         if previous_bot_action(tracker) == self.name():
             # A response of its own, so a rule can hand over when the patient answers a typed "yes".
             return [FollowupAction(SECOND_MISS_RESPONSE)]

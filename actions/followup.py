@@ -15,6 +15,7 @@ import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.faq import topic_catalogue
 
@@ -66,7 +67,9 @@ class ActionAnswerFollowup(Action):
     def name(self) -> Text:
         return "action_answer_followup"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         aspect = aspect_of(str((tracker.latest_message.get("intent") or {}).get("name") or ""))
         topic = topic_in_play(tracker)
         if topic is None or aspect is None:

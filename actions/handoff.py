@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.common import services, utc_now, verified_patient_id
 from actions.faq import ActionSuggestTopics, previous_bot_action
@@ -47,7 +48,8 @@ def handoff_reason(tracker: Tracker) -> Text:
         return "verification_locked"
     if is_about_a_booking_change(tracker):
         return "booking_change"
-    return REASON_BY_LAST_INTENT.get((tracker.latest_message.get("intent") or {}).get("name"), "asked_for_person")
+    intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+    return REASON_BY_LAST_INTENT.get(intent, "asked_for_person")
 
 
 def handoff_summary(tracker: Tracker) -> Text:
@@ -68,7 +70,9 @@ class ActionHandoff(Action):
     def name(self) -> Text:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         now, clinic = utc_now(), services().settings.clinic
         request = HandoffRequest(reason=handoff_reason(tracker), summary=handoff_summary(tracker),
                                  patient_id=verified_patient_id(tracker))
@@ -86,7 +90,9 @@ class ActionSubmitChangeRequest(Action):
     def name(self) -> Text:
         return "action_submit_change_request"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
         if patient_id is None:
             locked_message(dispatcher)

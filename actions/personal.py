@@ -4,11 +4,14 @@ Unverified patients get the general answer and an offer to verify; no booking de
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
 from actions.common import (
     first_entity_value,
@@ -78,14 +81,14 @@ def answer_preparation(dispatcher: CollectingDispatcher, patient_id: int, messag
     dispatcher.utter_message(text=aftercare.preparation_answer(substance_asked(message), upcoming, now, settings.clinic))
 
 
-def session_phrase(view: bookings.SessionView, now) -> Text:
+def session_phrase(view: bookings.SessionView, now: datetime) -> Text:
     """"on Friday at 14:00 (45 minutes, with Dr Shah)" for a session."""
     when = describe_when(view.starts_at, now, services().settings.clinic.timezone)
     extra = f"{view.duration_min} minutes" + (f", with {view.practitioner}" if view.practitioner else "")
     return f"{when} ({extra})"
 
 
-def next_session_text(session, patient_id: int, now) -> Text:
+def next_session_text(session: Session, patient_id: int, now: datetime) -> Text:
     """"Your next session is …", or how to book one."""
     upcoming = bookings.next_booked_session(session, patient_id, now)
     if upcoming is None:
@@ -94,14 +97,14 @@ def next_session_text(session, patient_id: int, now) -> Text:
     return f"Your next session is {session_phrase(upcoming, now)}."
 
 
-def last_session_text(session, patient_id: int, now) -> Text:
+def last_session_text(session: Session, patient_id: int, now: datetime) -> Text:
     """"Your last session was …", or that there is none yet."""
     last = bookings.last_completed_session(session, patient_id, now)
     return f"Your last session was {session_phrase(last, now)}." if last else \
         "I can't find a completed session on your record yet."
 
 
-def course_progress_text(session, patient_id: int, now) -> Text:
+def course_progress_text(session: Session, patient_id: int, now: datetime) -> Text:
     """"You've completed 3 of 8 sessions …, so 5 are left." with the next session."""
     progress = bookings.course_progress(session, patient_id, now)
     if progress is None:
@@ -159,7 +162,9 @@ class ActionPersonalAftercare(Action):
     def name(self) -> Text:
         return "action_personal_aftercare"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
         in_play = [SlotSet("topic_in_play", "after_session")]  # for a follow-up ("why?")
         if patient_id is not None:
@@ -177,7 +182,9 @@ class ActionPersonalPreparation(Action):
     def name(self) -> Text:
         return "action_personal_preparation"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
         in_play = [SlotSet("topic_in_play", "before_session")]  # for a follow-up ("why?")
         if patient_id is not None:
@@ -195,7 +202,9 @@ class ActionAnswerPersonal(Action):
     def name(self) -> Text:
         return "action_answer_personal"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
         patient_id = verified_patient_id(tracker)
         if patient_id is None:
             locked_message(dispatcher)

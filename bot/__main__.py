@@ -24,10 +24,14 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
 
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # imported by the commands that need them
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import sessionmaker
 
 logger = logging.getLogger("bot")
 
@@ -47,7 +51,7 @@ class Command:
     add_arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
 
 
-def _session_factory(settings: Settings):
+def _session_factory(settings: Settings) -> Tuple[Engine, sessionmaker]:
     """Upgrade the schema, then an (engine, session factory) for the settings' database."""
     from bot.db.migrate import upgrade_database
     from bot.db.session import create_db_engine, make_session_factory

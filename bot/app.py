@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import AsyncIterator, Optional
+from typing import AsyncIterator, Callable, Optional
 
 import aiohttp
 import aiohttp_jinja2
@@ -38,6 +38,9 @@ from bot.web.webchat import WebChat, WebDeliverer, client_manager
 from bot.web.webhooks import setup_webhooks
 
 logger = logging.getLogger(__name__)
+
+# What `app.cleanup_ctx` takes: set up, yield while the application runs, then clean up.
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 MAX_REQUEST_BYTES = 256 * 1024
@@ -78,13 +81,14 @@ async def _background_tasks(app: web.Application) -> AsyncIterator[None]:
     """Replies still being worked on are finished (up to 30 s) before shutdown."""
     app[BACKGROUND_TASKS] = set()
     yield
-    pending = list(app[BACKGROUND_TASKS])
+    tasks = app[BACKGROUND_TASKS]
+    pending = list(tasks)
     if pending:
         logger.info("finishing %d background replies before shutdown", len(pending))
         await asyncio.wait(pending, timeout=30)
 
 
-def _engine_context(engine: Optional[Engine]):
+def _engine_context(engine: Optional[Engine]) -> CleanupContext:
     """Use the given engine, or load the trained Rasa model in the background."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -113,7 +117,7 @@ def _report_load(task: asyncio.Future) -> None:
         logger.error("the model could not be loaded: %s", task.exception())
 
 
-def _router_context(screen: Optional[Screen], use_default_screen: bool):
+def _router_context(screen: Optional[Screen], use_default_screen: bool) -> CleanupContext:
     """The conversation router, with a deliverer for every channel."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -113,7 +113,7 @@ class Settings:
     model_path: Path = PROJECT_ROOT / "models"
     default_phone_region: str = "GB"
     log_level: str = "INFO"
-    clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]
+    clinic: ClinicProfile = field(default=None)  # type: ignore[assignment]  # from_env() always sets it
     # The phone channels, each configured in its own module: Twilio (SMS, and WhatsApp through
     # Twilio) and Meta's WhatsApp Cloud API. Their secrets are left out of repr().
     twilio: TwilioConfig = field(default_factory=lambda: _twilio_config({}))
@@ -212,7 +212,11 @@ def _whatsapp_config(env: Mapping[str, str]) -> "WhatsAppConfig":
     return WhatsAppConfig.from_env(env)
 
 
-def _number(env: Mapping[str, str], name: str, default, kind, allow_zero: bool = False):
+Number = TypeVar("Number", int, float)
+
+
+def _number(env: Mapping[str, str], name: str, default: Number, kind: Callable[[str], Number],
+            allow_zero: bool = False) -> Number:
     """A positive number (or zero, if allowed) from the environment (the default when unset);
     SettingsError if malformed."""
     raw = env.get(name)

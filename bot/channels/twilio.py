@@ -11,7 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, List, Literal, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, List, Literal, Mapping, Optional, Sequence
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -27,6 +27,9 @@ from bot.channels.messages import (
 )
 from bot.channels.whatsapp import WHATSAPP
 from bot.clinic.bookings import normalise_phone
+
+if TYPE_CHECKING:  # what the router hands its deliverers
+    from bot.conversations.store import ConversationRef
 
 __all__ = [
     "EMPTY_TWIML",
@@ -215,10 +218,10 @@ class TwilioDeliverer:
         self.config = config
         self.kind = kind
 
-    async def send(self, conversation, replies: Sequence[OutboundMessage], author: str) -> None:
+    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
         """Each rendered body (long texts split, buttons numbered) as one Twilio message."""
         for body in render_sms(replies):
             await send_twilio(self.http, self.config, self.kind.name, conversation.external_id, body)
 
-    async def notify_owner(self, conversation, owner: str, notice: str) -> None:
+    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Nothing: on SMS the handoff and hand-back are ordinary messages."""

@@ -14,7 +14,7 @@ import hmac
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import aiohttp
 
@@ -27,6 +27,9 @@ from bot.channels.messages import (
     with_numbered_options,
 )
 from bot.clinic.bookings import normalise_phone
+
+if TYPE_CHECKING:  # what the router hands its deliverers
+    from bot.conversations.store import ConversationRef
 
 __all__ = [
     "WHATSAPP",
@@ -300,10 +303,10 @@ class CloudApiDeliverer:
         self.http = http
         self.config = config
 
-    async def send(self, conversation, replies: Sequence[OutboundMessage], author: str) -> None:
+    async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
         """One Graph API message per reply, to the conversation's phone number."""
         for reply in replies:
             await send_whatsapp(self.http, self.config, conversation.external_id, reply)
 
-    async def notify_owner(self, conversation, owner: str, notice: str) -> None:
+    async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Nothing: on WhatsApp the handoff and hand-back are ordinary messages."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Iterable, Mapping, Optional
 
 from bot.clinic.bookings import SessionView
 from bot.clinic.timefmt import describe_moment, describe_when
@@ -63,7 +63,7 @@ KNOWN_BLOOD_THINNING = frozenset({
 NOT_MEDICINES = frozenset({"alcohol", "drinking"})
 
 
-def _window_hours(mapping, key: str) -> int:
+def _window_hours(mapping: Mapping[str, int], key: str) -> int:
     """Hours for `key` from the profile, with a clear error when the profile lacks it."""
     try:
         return int(mapping[key])
@@ -92,7 +92,7 @@ def aftercare_answer(topic: str, last_session: SessionView, now: datetime, profi
     return f"{first}\n{CLINICIAN_LINE}"
 
 
-def _mentioned(text: str, vocabulary) -> Optional[str]:
+def _mentioned(text: str, vocabulary: Iterable[str]) -> Optional[str]:
     """The longest of `vocabulary`'s terms that `text` is or contains as whole words, else None."""
     padded = " " + re.sub(r"[^a-z0-9-]+", " ", text.lower()) + " "
     found = [term for term in vocabulary if f" {term} " in padded]
@@ -128,6 +128,7 @@ def preparation_answer(
     kind = classify_substance(name)
 
     if kind == "prescribed":
+        assert key is not None  # only a named substance is classified
         prescribed = _mentioned(key, PRESCRIBED_ANTICOAGULANTS)
         shown = name if key == prescribed else prescribed  # "my apixaban tablets" -> "apixaban"
         return (

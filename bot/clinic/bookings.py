@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional
 import phonenumbers
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from bot.db.models import Appointment, Patient, TreatmentCourse
 
@@ -174,7 +175,7 @@ def _session_views(session: Session, rows: List[tuple]) -> List[SessionView]:
     ]
 
 
-def _patient_appointments(patient_id: int):
+def _patient_appointments(patient_id: int) -> Select:
     """A select of (Appointment, TreatmentCourse) for one patient."""
     return (
         select(Appointment, TreatmentCourse)

@@ -12,7 +12,7 @@ def is_open(profile: ClinicProfile, now: datetime) -> bool:
     """True while the clinic is open by its profile's opening hours."""
     local = now.astimezone(profile.timezone)
     hours = profile.opening_hours.days.get(local.weekday())
-    return bool(hours) and hours[0] <= local.time().replace(tzinfo=None) < hours[1]
+    return hours is not None and hours[0] <= local.time().replace(tzinfo=None) < hours[1]
 
 
 def next_opening(profile: ClinicProfile, now: datetime) -> Optional[datetime]:

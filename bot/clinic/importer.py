@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -208,6 +208,7 @@ def _parse_row(
 
     if problems:
         return None, [f"line {line}: {problem}" for problem in problems]
+    assert born is not None and starts_at is not None and status is not None  # empty or bad: a problem
     return BookingRow(
         line=line, ref=ref, full_name=" ".join(value["full_name"].split()), phone=phone,
         date_of_birth=born, email=email, treatment=" ".join(value["treatment"].split()),
@@ -222,7 +223,7 @@ def _raw_rows(path: Path) -> Iterator[Tuple[int, Dict[str, str], List[str]]]:
         reader = csv.reader(handle)
         header = next(reader, None)
         errors = _check_header(header)
-        if errors:
+        if errors or header is None:  # no header at all is one of the errors
             raise BookingImportError(errors)
         names = [name.strip().lower() for name in header]
         for fields in reader:
@@ -349,8 +350,8 @@ def _upsert_patients(
         if ref in patients and patients[ref].phone_e164 and patients[ref].phone_e164 != row.phone
     ]
     if moving_phone:  # free the old numbers first, so swapping numbers cannot break uniqueness
-        for patient in moving_phone:
-            patient.phone_e164 = None
+        for moving in moving_phone:
+            moving.phone_e164 = None
         session.flush()
     for ref, row in latest.items():
         values = {"full_name": row.full_name, "phone_e164": row.phone, "date_of_birth": row.date_of_birth,
@@ -452,7 +453,7 @@ def _write(
 
 def import_bookings(
     session_factory: sessionmaker,
-    path,
+    path: Union[str, Path],
     default_region: str,
     progress: Optional[ProgressCallback] = None,
     progress_every: int = DEFAULT_PROGRESS_EVERY,

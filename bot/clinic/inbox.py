@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ColumnElement, Select
 
 from bot.clinic import audit
 from bot.clinic.bookings import (
@@ -439,7 +440,7 @@ def change_marker(session: Session) -> Tuple[Optional[int], ...]:
     quiet one (assignments, hand-backs, notes, requests done, escalations upgraded to urgent are
     all audited). Each is a short walk down a primary-key index.
     """
-    def newest(column, *conditions):
+    def newest(column: InstrumentedAttribute, *conditions: ColumnElement) -> Optional[int]:
         return session.execute(select(column).where(*conditions).order_by(column.desc()).limit(1)).scalar()
 
     return (
@@ -459,18 +460,24 @@ def _staff_actor(row: AuditLog) -> Optional[int]:
     return None
 
 
+def _staff_email(emails: Dict[int, str], row: AuditLog) -> Optional[str]:
+    """The email of the staff member who did `row`, when staff did it."""
+    staff_id = _staff_actor(row)
+    return emails.get(staff_id) if staff_id is not None else None
+
+
 def _audit_items(session: Session, rows: Sequence[AuditLog]) -> List[AuditItem]:
     """Views of audit rows with staff emails."""
     emails = _emails(session, (_staff_actor(r) for r in rows))
     return [
         AuditItem(id=r.id, at=r.at, actor_type=r.actor_type, actor_id=r.actor_id,
-                  actor_email=emails.get(_staff_actor(r)) if _staff_actor(r) is not None else None,
+                  actor_email=_staff_email(emails, r),
                   action=r.action, subject_type=r.subject_type, subject_id=r.subject_id, detail=r.detail)
         for r in rows
     ]
 
 
-def _audit_filter(query, action: Optional[str]):
+def _audit_filter(query: Select, action: Optional[str]) -> Select:
     """Only rows of `action`, when given."""
     return query.where(AuditLog.action == action) if action else query
 

@@ -22,10 +22,11 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Optional
+from typing import Optional, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from bot.clinic import audit
 from bot.clinic.bookings import (  # noqa: F401  (normalise_reference is part of this module's API)
@@ -47,6 +48,8 @@ MAX_FAILED_ATTEMPTS = 5
 LOCK_WINDOW = timedelta(hours=1)
 OLDEST_AGE_YEARS = 130
 
+# (day, month, year as typed: two or four digits)
+DateParts = Tuple[int, int, str]
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3,
     "apr": 4, "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7,
@@ -104,7 +107,7 @@ def _full_year(year_text: str, month: int, day: int, today: date) -> Optional[in
     return None
 
 
-def _split_date(text: str):
+def _split_date(text: str) -> Optional[DateParts]:
     """(day, month, year text) from one of the accepted shapes, or None."""
     match = _ISO.match(text)
     if match:
@@ -142,7 +145,7 @@ def parse_date_of_birth(text: str, today: date) -> Optional[date]:
     return found.pop() if len(found) == 1 else None
 
 
-def _date_from_parts(parts, today: date) -> Optional[date]:
+def _date_from_parts(parts: Optional[DateParts], today: date) -> Optional[date]:
     """The real past date that (day, month, year text) names, or None."""
     if parts is None:
         return None
@@ -173,7 +176,7 @@ def reference_in(text: str) -> Optional[str]:
     return match.group(0)
 
 
-def _count_mismatches(session: Session, *conditions) -> int:
+def _count_mismatches(session: Session, *conditions: ColumnElement) -> int:
     """How many mismatched attempts match `conditions`."""
     query = select(func.count(VerificationAttempt.id)).where(
         VerificationAttempt.outcome == "mismatch", *conditions

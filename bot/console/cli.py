@@ -16,6 +16,8 @@ import getpass
 import sys
 from typing import Callable, Optional, TextIO
 
+from sqlalchemy.orm import sessionmaker
+
 from bot.clinic.staff import (
     MIN_PASSWORD_LENGTH,
     StaffAccountError,
@@ -55,7 +57,7 @@ def read_password(stdin: TextIO = sys.stdin, prompt: Callable[[str], str] = getp
     return line
 
 
-def run(args: argparse.Namespace, session_factory, stdin: Optional[TextIO] = None) -> int:
+def run(args: argparse.Namespace, session_factory: sessionmaker, stdin: Optional[TextIO] = None) -> int:
     """Run one `staff` action against the database; 1 with a message on stderr if it cannot be done."""
     stdin = stdin or sys.stdin
     try:

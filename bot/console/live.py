@@ -53,6 +53,8 @@ class ChangeWatcher:
 
     def _marker(self) -> Optional[Tuple]:
         """The database's change marker now (None if the database cannot be read)."""
+        if self._app is None:  # not started
+            return None
         try:
             with self._app[SESSION_FACTORY]() as session:
                 return change_marker(session)
@@ -168,6 +170,7 @@ async def event_stream(request: web.Request) -> web.StreamResponse:
                 break
             for future in done:
                 queue = getters.pop(future)
+                assert queue is not None  # the stop signal ended the loop above
                 await response.write(_frame("inbox-changed", _event_data(future.result())))
                 getters[asyncio.ensure_future(queue.get())] = queue
     except (ConnectionResetError, ConnectionError):

@@ -60,6 +60,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 
 def in_console(path: str) -> bool:
@@ -102,7 +103,7 @@ class ConsoleCookieStorage(EncryptedCookieStorage):
     async def save_session(self, request: web.Request, response: web.StreamResponse,
                            session: aiohttp_session.Session) -> None:
         """Set (or delete) the cookie with the Secure flag decided per request."""
-        params = dict(self.cookie_params)
+        params = self.cookie_params.copy()
         params["secure"] = self.always_secure or is_https(request)
         if session.empty:
             response.del_cookie(self.cookie_name, domain=params["domain"], path=params["path"])
@@ -141,7 +142,9 @@ async def csrf_ok(request: web.Request, session: aiohttp_session.Session) -> boo
         form = await request.post()
         value = form.get(CSRF_FIELD)
         supplied = value if isinstance(value, str) else None
-    return bool(supplied) and hmac.compare_digest(supplied.encode("utf-8"), str(expected).encode("utf-8"))
+    if not supplied:
+        return False
+    return hmac.compare_digest(supplied.encode("utf-8"), str(expected).encode("utf-8"))
 
 
 def start_session(session: aiohttp_session.Session, staff: StaffView, now: datetime) -> None:
@@ -290,7 +293,7 @@ def _record_end(request: web.Request, session: aiohttp_session.Session, ended: S
                      now=request.app[CONSOLE_OPTIONS].clock())
 
 
-def console_middleware(storage: ConsoleCookieStorage):
+def console_middleware(storage: ConsoleCookieStorage) -> Middleware:
     """The session middleware (aiohttp-session) and the guard, for `/staff` paths only."""
     sessions = aiohttp_session.session_middleware(storage)
 
@@ -320,7 +323,7 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         headers["Pragma"] = "no-cache"
 
 
-def require_role(*roles: str):
+def require_role(*roles: str) -> Callable[[Handler], Handler]:
     """Decorator: 403 unless the signed-in staff member has one of `roles`."""
     def decorate(handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:

@@ -23,10 +23,10 @@ def setup(app: web.Application) -> None:
     app[CONSOLE_STOPPING] = asyncio.Event()
     storage = ConsoleCookieStorage(session_fernet(settings))
     app.middlewares.append(console_middleware(storage))
-    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(security_headers)  # type: ignore[arg-type]  # aiohttp 3.9 vs aiosignal 1.4
     add_routes(app)
     app.router.add_static("/staff/static/", STATIC_DIR, name="console_static", append_version=False)
     watcher = ChangeWatcher()
     app[CHANGE_WATCHER] = watcher
     app.cleanup_ctx.append(watcher.context)
-    app.on_shutdown.append(stop_streams)
+    app.on_shutdown.append(stop_streams)  # type: ignore[arg-type]  # aiohttp 3.9 vs aiosignal 1.4

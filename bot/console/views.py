@@ -20,11 +20,14 @@ import hashlib
 import io
 import json
 import logging
+from datetime import datetime
 from typing import Any, Dict, List
+from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
 import aiohttp_session
 from aiohttp import web
+from sqlalchemy.orm import Session
 
 from bot.appkeys import EVENTS, ROUTER, SESSION_FACTORY, SETTINGS
 from bot.clinic import audit
@@ -68,12 +71,12 @@ CSV_COLUMNS = ("id", "at_utc", "actor_type", "actor_id", "actor_email", "action"
 
 # ---- helpers --------------------------------------------------------------------------------
 
-def _now(request: web.Request):
+def _now(request: web.Request) -> datetime:
     """The console's clock."""
     return request.app[CONSOLE_OPTIONS].clock()
 
 
-def _tz(request: web.Request):
+def _tz(request: web.Request) -> ZoneInfo:
     """The clinic's timezone."""
     return request.app[SETTINGS].clinic.timezone
 
@@ -236,7 +239,7 @@ async def inbox_api(request: web.Request) -> web.Response:
 
 # ---- one conversation -----------------------------------------------------------------------
 
-def _load_conversation(db, conversation_id: int) -> queries.ConversationView:
+def _load_conversation(db: Session, conversation_id: int) -> queries.ConversationView:
     """The conversation, or 404."""
     view = queries.get_conversation(db, conversation_id)
     if view is None:

@@ -6,10 +6,14 @@ the same banned-phrase list as the bot's answers.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.channels.messages import Button, OutboundMessage
 from bot.clinic.hours import reply_expectation
 from bot.settings import ClinicProfile
+
+if TYPE_CHECKING:  # bot.safety is imported lazily below (it loads spaCy)
+    from bot.safety.screen import ScreenResult
 
 
 class Replies:
@@ -49,19 +53,19 @@ class Replies:
             "I can only read text, so I can't see attachments. Please describe your question in words. "
             f"If you're worried about how your scalp looks, call the clinic on {self.clinic.phone}.")
 
-    def red_flag(self, flagged) -> OutboundMessage:
+    def red_flag(self, flagged: ScreenResult) -> OutboundMessage:
         """Urgent guidance for a red-flag symptom."""
         from bot.safety.replies import red_flag_reply
 
         return OutboundMessage(red_flag_reply(flagged, self.clinic))
 
-    def red_flag_summary(self, flagged) -> str:
+    def red_flag_summary(self, flagged: ScreenResult) -> str:
         """The staff inbox's one-line summary of a red flag (never the patient's words)."""
         from bot.safety.replies import red_flag_summary
 
         return red_flag_summary(flagged)
 
-    def after_effect(self, flagged) -> OutboundMessage:
+    def after_effect(self, flagged: ScreenResult) -> OutboundMessage:
         """The calm answer to an expected after-effect."""
         from bot.safety.replies import after_effect_reply
 

@@ -14,9 +14,9 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Dict, List, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.keywords import consent_keyword, help_text
 from bot.channels.kinds import ChannelKind
@@ -32,6 +32,9 @@ from bot.db.models import Conversation, utcnow
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.engine.turn import EngineTurn
 from bot.settings import Settings
+
+if TYPE_CHECKING:  # bot.safety.screen imports spaCy; the router needs only the type
+    from bot.safety.screen import ScreenResult
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +56,7 @@ class Engine(Protocol):
 class Screen(Protocol):
     """What the router needs of the red-flag screen (bot.safety)."""
 
-    def check(self, text: str):
+    def check(self, text: str) -> ScreenResult:
         """A result with `kind`, `categories` and `is_red_flag`."""
 
 
@@ -240,13 +243,13 @@ class ConversationRouter:
             return [self.replies.after_effect(flagged)]
         return await self._ask_engine(ref, self.engine_text(inbound, text, offered), outcome, inbound.client)
 
-    def _screen(self, text: str):
+    def _screen(self, text: str) -> Optional[ScreenResult]:
         """The red-flag screen's result for `text` (None when there is no screen or no text)."""
         if self.screen is None or not text:
             return None
         return self.screen.check(text)
 
-    async def _red_flag(self, ref: ConversationRef, flagged) -> List[OutboundMessage]:
+    async def _red_flag(self, ref: ConversationRef, flagged: ScreenResult) -> List[OutboundMessage]:
         """Urgent guidance now, and the conversation at the top of the staff inbox."""
         await self._escalate(ref, handoff.HandoffRequest(reason="red_flag", priority="urgent",
                                                          summary=self.replies.red_flag_summary(flagged),
@@ -314,7 +317,7 @@ class ConversationRouter:
             outcome.handled_by = "error"
             return [self.replies.starting_up()]
         except (EngineFailure, asyncio.TimeoutError) as error:
-            logger.error("conversation %s: engine failed (%s)", ref.id, error or type(error).__name__)
+            logger.error("conversation %s: engine failed (%s)", ref.id, str(error) or type(error).__name__)
             outcome.handled_by = "error"
             return await self._engine_failed(ref)
         if turn.handoff is not None:
@@ -432,7 +435,7 @@ class ConversationRouter:
 
     # ---- staff actions ----------------------------------------------------------------------
 
-    def _load(self, session, conversation_id: int) -> Conversation:
+    def _load(self, session: Session, conversation_id: int) -> Conversation:
         """The conversation, or StaffActionError if there is none."""
         conversation = store.find_conversation(session, conversation_id)
         if conversation is None:
@@ -468,7 +471,7 @@ class ConversationRouter:
         await self._send(ref, [OutboundMessage(text)], author="staff", staff_user_id=staff_user_id)
         return ref
 
-    def _check_reachable(self, session, conversation: Conversation, now: datetime) -> None:
+    def _check_reachable(self, session: Session, conversation: Conversation, now: datetime) -> None:
         """Refuse a reply the channel would not deliver (opted out; outside its reply window)."""
         kind = self.kind_of(conversation.channel)
         if kind.phone_numbers and store.is_opted_out(session, conversation.external_id, conversation.channel):

@@ -76,7 +76,7 @@ def issue_web_session(session: Session, now: datetime) -> str:
     return session_id
 
 
-def is_issued_web_session(session: Session, session_id: Optional[str]) -> bool:
+def is_issued_web_session(session: Session, session_id: object) -> bool:
     """True if the server issued this web session id (it has a stored conversation)."""
     if not session_id or not isinstance(session_id, str) or len(session_id) > 128:
         return False

@@ -5,6 +5,7 @@ open short transactions with `with session_factory.begin() as session:`.
 """
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from sqlalchemy import event
@@ -33,7 +34,7 @@ def create_db_engine(database_url: str) -> Engine:
     return create_engine(url, future=True, pool_pre_ping=True)
 
 
-def _configure_sqlite(dbapi_connection, _record) -> None:
+def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     """Per connection: enforce foreign keys; WAL lets readers and one writer work at once."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

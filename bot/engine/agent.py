@@ -213,6 +213,7 @@ class RasaEngine:
         failures: List[str] = []
         _action_failures.set(failures)
         output = CollectingOutputChannel()
+        assert self.agent is not None  # respond() hands turns over only once the model is loaded
         try:
             await self.agent.handle_message(UserMessage(
                 text, output_channel=output, sender_id=sender_key, input_channel=INPUT_CHANNEL, metadata=metadata,

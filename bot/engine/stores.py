@@ -37,7 +37,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import RedisError, WatchError
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -81,7 +81,7 @@ class ClinicTrackerStore(SQLTrackerStore):
             options: Dict[str, Any] = {"poolclass": QueuePool, "connect_args": {"check_same_thread": False}}
         else:
             options = create_engine_kwargs(url)
-        self.engine = create_engine(url, pool_pre_ping=True, **options)
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, **options)
         self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
@@ -209,11 +209,13 @@ class ClinicLockStore(LockStore):
     def __init__(self, endpoint_config: Optional[EndpointConfig] = None, redis_url: Optional[str] = None,
                  lock_lifetime_seconds: Optional[float] = None) -> None:
         """Pick the backing store; `redis_url` and the lock lifetime default to the settings'."""
-        settings = Settings.from_env() if redis_url is None or lock_lifetime_seconds is None else None
-        url = redis_url if redis_url is not None else settings.redis_url
-        self.lock_lifetime_seconds = (lock_lifetime_seconds if lock_lifetime_seconds is not None
-                                      else conversation_lock_lifetime(settings))
-        self.backend: LockStore = redis_lock_store(url) if url else InMemoryLockStore()
+        if redis_url is None or lock_lifetime_seconds is None:
+            settings = Settings.from_env()
+            redis_url = settings.redis_url if redis_url is None else redis_url
+            if lock_lifetime_seconds is None:
+                lock_lifetime_seconds = conversation_lock_lifetime(settings)
+        self.lock_lifetime_seconds = lock_lifetime_seconds
+        self.backend: LockStore = redis_lock_store(redis_url) if redis_url else InMemoryLockStore()
         self.fallback = InMemoryLockStore()
         self.degraded = False
         logger.info("conversation locks in %s", type(self.backend).__name__)
@@ -257,7 +259,7 @@ class ClinicLockStore(LockStore):
             self.degraded = False
         return result
 
-    def get_lock(self, conversation_id: Text):
+    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         """The conversation's lock, if any."""
         return self._use(lambda store: store.get_lock(conversation_id))
 
@@ -265,6 +267,6 @@ class ClinicLockStore(LockStore):
         """Remove the conversation's lock."""
         self._use(lambda store: store.delete_lock(conversation_id))
 
-    def save_lock(self, lock) -> None:
+    def save_lock(self, lock: TicketLock) -> None:
         """Store the lock."""
         self._use(lambda store: store.save_lock(lock))

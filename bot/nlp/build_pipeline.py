@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional, cast
 
 import spacy
 from spacy.language import Language
+from spacy.pipeline import EntityRuler, Lemmatizer
 
 from bot.nlp.lexicon import iter_variants, load_lexicon, load_normalisation
 
@@ -33,7 +34,8 @@ def entity_patterns(lexicon: Dict[str, Dict[str, List[str]]], nlp: Language) -> 
 
 def add_normalised_lemmas(nlp: Language, normalisation: Dict[str, List[str]]) -> int:
     """Point each variant at its canonical lemma in the lookup table (as typed, and capitalised)."""
-    table = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    lemmatizer = cast(Lemmatizer, nlp.get_pipe("lemmatizer"))  # get_pipe is typed as any component
+    table = lemmatizer.lookups.get_table("lemma_lookup")
     added = 0
     for lemma, variants in normalisation.items():
         for variant in variants:
@@ -43,15 +45,16 @@ def add_normalised_lemmas(nlp: Language, normalisation: Dict[str, List[str]]) ->
     return added
 
 
-def build_pipeline(lexicon_dir: Path = None) -> Language:
+def build_pipeline(lexicon_dir: Optional[Path] = None) -> Language:
     """Blank English with a lookup lemmatizer (spacy-lookups-data, plus the clinic's normalisation)
     and the clinic EntityRuler."""
     nlp = spacy.blank("en")
     nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    ruler = nlp.add_pipe("entity_ruler", config={"overwrite_ents": True})
-    lexicon = load_lexicon(lexicon_dir) if lexicon_dir else load_lexicon()
+    ruler = cast(EntityRuler, nlp.add_pipe("entity_ruler", config={"overwrite_ents": True}))
+    lexicon = load_lexicon(lexicon_dir) if lexicon_dir is not None else load_lexicon()
     nlp.initialize()
-    add_normalised_lemmas(nlp, load_normalisation(lexicon_dir) if lexicon_dir else load_normalisation())
+    normalisation = load_normalisation(lexicon_dir) if lexicon_dir is not None else load_normalisation()
+    add_normalised_lemmas(nlp, normalisation)
     ruler.add_patterns(entity_patterns(lexicon, nlp))
     nlp.meta["name"] = PIPELINE_NAME
     nlp.meta["version"] = PIPELINE_VERSION
@@ -68,8 +71,9 @@ def main() -> None:
     nlp = build_pipeline()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(args.out)
-    logger.info("saved spaCy pipeline %s with %d patterns to %s", PIPELINE_NAME,
-                len(nlp.get_pipe("entity_ruler").patterns), args.out)
+    ruler = cast(EntityRuler, nlp.get_pipe("entity_ruler"))
+    logger.info("saved spaCy pipeline %s with %d patterns to %s", PIPELINE_NAME, len(ruler.patterns),
+                args.out)
 
 
 if __name__ == "__main__":

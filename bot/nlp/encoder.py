@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 import numpy as np
 
 from bot.nlp.encoder_files import DEFAULT_DIR, verify_encoder_files
 from bot.nlp.encoder_graph import build_encoder_graph, memory_mapped_tensors
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,9 @@ DEFAULT_THREADS = 2
 PADDING_BIAS = np.float32(-1e9)
 
 
-def inference_session(model: bytes, weights: Dict[str, np.ndarray], threads: int):
+def inference_session(
+    model: bytes, weights: Dict[str, np.ndarray], threads: int
+) -> onnxruntime.InferenceSession:
     """An ONNX Runtime CPU session over `model` and its external `weights` (which it copies)."""
     import onnxruntime
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -62,7 +62,7 @@ class _GraphWriter:
         self.small_constants.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 
-    def op(self, op_type: str, inputs: Sequence[str], **attributes) -> str:
+    def op(self, op_type: str, inputs: Sequence[str], **attributes: Any) -> str:
         """Add one node with a single output; returns the output's name."""
         from onnx import helper
 

@@ -149,12 +149,12 @@ def fit_softmax(matrix: scipy.sparse.csr_matrix, dense_columns: np.ndarray, targ
     onehot[np.arange(len(targets)), targets] = 1.0
     scale = C * sample_weight[:, None]
 
-    def unpack(theta: np.ndarray):
+    def unpack(theta: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         ws = theta[: n_sparse * classes].reshape(n_sparse, classes)
         wd = theta[n_sparse * classes: (n_sparse + n_dense) * classes].reshape(n_dense, classes)
         return ws, wd, theta[(n_sparse + n_dense) * classes:]
 
-    def loss_and_gradient(theta: np.ndarray):
+    def loss_and_gradient(theta: np.ndarray) -> Tuple[float, np.ndarray]:
         ws, wd, b = unpack(theta)
         scores = sparse_part @ ws + dense_part @ wd + b
         scores -= scores.max(axis=1, keepdims=True)
@@ -220,8 +220,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         """Fit the model on every labelled example and save its weights."""
         retrieval = list(self.config["retrieval_intents"])
-        examples = [(m, class_label(m, retrieval)) for m in training_data.intent_examples]
-        examples = [(m, label) for m, label in examples if label]
+        examples = [(m, label) for m in training_data.intent_examples if (label := class_label(m, retrieval))]
         self.labels = sorted({label for _, label in examples})
         if len(self.labels) < 2:
             raise ValueError("LinearIntentClassifier needs at least two intents to train")
@@ -240,7 +239,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _dense_columns(self) -> np.ndarray:
         """The design matrix's columns that belong to dense blocks."""
-        columns, start = [], 0
+        columns: List[int] = []
+        start = 0
         for block in self.layout:
             if not block.sparse:
                 columns.extend(range(start, start + block.width))
@@ -259,7 +259,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     def persist(self) -> None:
         """Save weights (npz) and layout, labels and responses (json)."""
         with self._model_storage.write_to(self._resource) as directory:
-            np.savez(directory / WEIGHTS_FILE, weights=self.weights, bias=self.bias)
+            weights, bias = self._trained()
+            np.savez(directory / WEIGHTS_FILE, weights=weights, bias=bias)
             (directory / LAYOUT_FILE).write_text(json.dumps({
                 "layout": [block.__dict__ for block in self.layout],
                 "labels": self.labels,
@@ -280,8 +281,15 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
     # ------------------------------------------------------------------ prediction
     def probabilities(self, messages: Sequence[Message]) -> np.ndarray:
         """Class probabilities (len(messages), len(labels))."""
+        weights, bias = self._trained()
         matrix = design_matrix(messages, self.layout, float(self.config["dense_weight"]))
-        return softmax(np.asarray(matrix @ self.weights.T) + self.bias)
+        return softmax(np.asarray(matrix @ weights.T) + bias)
+
+    def _trained(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The weights and bias; ValueError before training."""
+        if self.weights is None or self.bias is None:
+            raise ValueError("LinearIntentClassifier is not trained")
+        return self.weights, self.bias
 
     def process(self, messages: List[Message]) -> List[Message]:
         """Set `intent`, `intent_ranking` and the retrieval intents' `response_selector`."""

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from bot.clinic import audit
 from bot.clinic.requests import mark_request_done
@@ -88,7 +89,7 @@ def _conversations(session: Session, request: StaffRequest) -> List[Tuple[int, s
     return [(conversation_id, f"{ch}:{ext}") for conversation_id, ch, ext in rows]
 
 
-def _attempts_condition(patient_id: Optional[int], conversation_ids: Sequence[int]):
+def _attempts_condition(patient_id: Optional[int], conversation_ids: Sequence[int]) -> ColumnElement:
     """Identity-check attempts of the patient, or made in these conversations."""
     condition = VerificationAttempt.conversation_id.in_(list(conversation_ids))
     if patient_id is not None:
@@ -96,7 +97,7 @@ def _attempts_condition(patient_id: Optional[int], conversation_ids: Sequence[in
     return condition
 
 
-def _requests_to_clear(request: StaffRequest, conversation_ids: Sequence[int]):
+def _requests_to_clear(request: StaffRequest, conversation_ids: Sequence[int]) -> ColumnElement:
     """This request, and the done requests of the patient or of these conversations."""
     mine = StaffRequest.conversation_id.in_(list(conversation_ids))
     if request.patient_id is not None:
@@ -104,7 +105,7 @@ def _requests_to_clear(request: StaffRequest, conversation_ids: Sequence[int]):
     return or_(StaffRequest.id == request.id, and_(StaffRequest.status == "done", mine))
 
 
-def _count(session: Session, model, condition) -> int:
+def _count(session: Session, model: type, condition: ColumnElement) -> int:
     """Rows of `model` matching `condition`."""
     return session.execute(select(func.count()).select_from(model).where(condition)).scalar_one()
 

@@ -30,7 +30,8 @@ from datetime import datetime, timedelta
 from typing import Dict, List, Set, Tuple
 
 from sqlalchemy import and_, delete, func, or_, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import ColumnElement
 
 from bot.clinic import audit
 from bot.db.models import (
@@ -131,7 +132,7 @@ def delete_conversations(session: Session, conversation_ids: List[int]) -> Dict[
     return counts
 
 
-def _not_in(column, ids: Set[int]):
+def _not_in(column: InstrumentedAttribute, ids: Set[int]) -> ColumnElement:
     """`column NOT IN ids`, or no condition when there are none."""
     return column.not_in(sorted(ids)) if ids else true()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import AsyncIterator, Callable
 
 from aiohttp import web
@@ -26,14 +27,15 @@ logger = logging.getLogger(__name__)
 FIRST_DELAY_SECONDS = 120.0
 
 
-def purge_once(session_factory: sessionmaker, retention_days: int, clock: Callable = utcnow) -> PurgeReport:
+def purge_once(session_factory: sessionmaker, retention_days: int,
+               clock: Callable[[], datetime] = utcnow) -> PurgeReport:
     """One purge in one transaction (blocking)."""
     with session_factory.begin() as session:
         return purge_expired(session, now=clock(), retention_days=retention_days)
 
 
 async def purge_periodically(app: web.Application, interval_seconds: float, first_delay_seconds: float,
-                             clock: Callable = utcnow) -> None:
+                             clock: Callable[[], datetime] = utcnow) -> None:
     """Purge, then wait `interval_seconds`, until cancelled."""
     await asyncio.sleep(first_delay_seconds)
     loop = asyncio.get_running_loop()
@@ -49,7 +51,9 @@ async def purge_periodically(app: web.Application, interval_seconds: float, firs
         await asyncio.sleep(interval_seconds)
 
 
-def periodic_purge(first_delay_seconds: float = FIRST_DELAY_SECONDS, clock: Callable = utcnow):
+def periodic_purge(
+    first_delay_seconds: float = FIRST_DELAY_SECONDS, clock: Callable[[], datetime] = utcnow
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """A cleanup context running the purge every PURGE_INTERVAL_HOURS while the application runs."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:

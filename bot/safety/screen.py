@@ -19,10 +19,11 @@ import re
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, cast
 
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
+from spacy.pipeline import Lemmatizer
 from spacy.tokens import Doc
 
 from bot.safety.spelling import Speller
@@ -178,7 +179,7 @@ class RedFlagScreen:
                 exact = [self._analyse(term, fuzzy=False) for term in group.exact]
                 self._lower_matcher.add(group.name, exact)
             if group.patterns:
-                self._token_matcher.add(group.name, [list(p) for p in group.patterns])
+                self._token_matcher.add(group.name, [[dict(token) for token in p] for p in group.patterns])
         self._group_of = {nlp.vocab.strings.add(name): name for name in vocabulary.groups}
         self._cue_terms = {name: frozenset(group.terms) for name, group in vocabulary.groups.items()
                            if group.kind == "cue"}
@@ -605,7 +606,7 @@ def _english_words(nlp: Language) -> Callable[[str], bool]:
     words: Set[str] = set()
     table = None
     if "lemmatizer" in nlp.pipe_names:
-        lookups = nlp.get_pipe("lemmatizer").lookups
+        lookups = cast(Lemmatizer, nlp.get_pipe("lemmatizer")).lookups  # get_pipe is typed as any component
         if lookups.has_table("lemma_lookup"):
             table = lookups.get_table("lemma_lookup")
             words.update(str(v).lower() for v in table.values())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Hashable, Mapping, Optional, Set, Tuple
 
 import yaml
 
@@ -261,8 +261,10 @@ class _StrictLoader(yaml.SafeLoader):
     would otherwise silently replace the first)."""
 
 
-def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False):
-    seen = set()
+def _mapping_without_duplicates(
+    loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False
+) -> Dict[Hashable, Any]:
+    seen: Set[Hashable] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:

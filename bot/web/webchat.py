@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import socketio
@@ -43,7 +44,13 @@ from bot.channels.messages import InboundMessage, OutboundMessage
 from bot.conversations import store
 from bot.conversations.router import ConversationEnded
 from bot.conversations.store import ConversationRef
-from bot.db.models import utcnow
+from bot.db.models import Message, utcnow
+
+if TYPE_CHECKING:  # the application's parts, looked up in `_app_parts` at run time
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.conversations.router import ConversationRouter
+    from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +130,8 @@ class WebDeliverer:
 class WebChat:
     """The socket.io server and its event handlers, bound to the application's router."""
 
-    def __init__(self, app: web.Application, allowed_origins: Any, client_manager=None) -> None:
+    def __init__(self, app: web.Application, allowed_origins: Any,
+                 client_manager: Optional[socketio.AsyncManager] = None) -> None:
         """Create the socket.io server at /socket.io and attach it to `app`."""
         self.app = app
         self.sio = socketio.AsyncServer(
@@ -136,7 +144,7 @@ class WebChat:
         self.sio.on("user_uttered", self.on_user_uttered)
         self.sio.on("history_request", self.on_history_request)
         self.sio.on("end_chat", self.on_end_chat)
-        app.on_shutdown.append(self._shutdown)
+        app.on_shutdown.append(self._shutdown)  # type: ignore[arg-type]  # aiohttp 3.9 vs aiosignal 1.4
 
     async def _shutdown(self, app: web.Application) -> None:
         """Close every socket, stop socket.io's background task and the Redis listener (which never
@@ -146,7 +154,7 @@ class WebChat:
         if isinstance(listener, asyncio.Task) and not listener.done():
             listener.cancel()
 
-    def _app_parts(self):
+    def _app_parts(self) -> Tuple[Settings, sessionmaker, ConversationRouter]:
         """(settings, session factory, router) of the running application."""
         from bot.appkeys import ROUTER, SESSION_FACTORY, SETTINGS
 
@@ -207,7 +215,7 @@ class WebChat:
         text = data.get("message") if isinstance(data, dict) else None
         if not isinstance(text, str):
             return
-        inbound = InboundMessage(channel=WEB.name, sender=session_id, text=text, channel_message_id=None,
+        inbound = InboundMessage(channel="web", sender=session_id, text=text, channel_message_id=None,
                                  has_media=False, received_at=utcnow(), client=session.get("tab"))
         try:
             accepted = router.accept(inbound)
@@ -283,7 +291,7 @@ class WebChat:
         await self.sio.emit("chat_ended", {}, room=widget_room(session_id))
         await self.sio.emit("chat_ended", {}, room=session_id)
 
-def history_item(message, timezone: ZoneInfo, today) -> Dict[str, Any]:
+def history_item(message: Message, timezone: ZoneInfo, today: date) -> Dict[str, Any]:
     """One stored message for the widget's history, its time in the clinic's time zone."""
     local = message.created_at.astimezone(timezone)
     time = local.strftime("%H:%M") if local.date() == today else local.strftime("%d %b, %H:%M")

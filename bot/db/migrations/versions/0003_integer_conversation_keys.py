@@ -10,9 +10,11 @@ Revises: 0002
 Create Date: 2026-12-03
 """
 from datetime import datetime, timezone
+from typing import Tuple
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.engine import Connection
 
 revision = "0003"
 down_revision = "0002"
@@ -26,7 +28,7 @@ TABLES = tuple(LINKS)
 INDEXED_BEFORE = ("verification_attempts",)
 
 
-def split_sender_key(sender_key):
+def split_sender_key(sender_key: str) -> Tuple[str, str]:
     """"<channel>:<external id>" -> (channel, external id); anything else is a web conversation."""
     channel, sep, external = sender_key.partition(":")
     if sep and channel in CHANNEL_PREFIXES and external:
@@ -34,7 +36,7 @@ def split_sender_key(sender_key):
     return "web", sender_key
 
 
-def conversation_id_for(bind, conversations, sender_key, now):
+def conversation_id_for(bind: Connection, conversations: sa.Table, sender_key: str, now: datetime) -> int:
     """The id of the conversation with this sender key, created if there is none."""
     channel, external = split_sender_key(sender_key)
     found = bind.execute(sa.select(conversations.c.id).where(
