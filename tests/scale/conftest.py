@@ -26,7 +26,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from bot.db.session import create_db_engine, make_session_factory
-from tests.conftest import _admin_execute
 from tests.scale import clients
 from tests.scale.harness import (
     ManagedProcess,
@@ -40,6 +39,7 @@ from tests.scale.harness import (
     run_cli,
     stop_all,
 )
+from tests.support.database import admin_execute
 
 READY_SECONDS = 240
 STAFF_EMAIL = "scale.staff@clinic.example"
@@ -133,7 +133,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
     name = f"clinic_scale_{uuid.uuid4().hex[:12]}"
     admin = make_url(postgres_admin_dsn)
     direct_url = _url(admin.set(drivername="postgresql+psycopg2", database=name))
-    _admin_execute(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
+    admin_execute(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
     platform, proxy = StubPlatform(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
     redis = RedisServer(folder, redis_server)
     action_port = free_port()
@@ -161,7 +161,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
         proxy.close()
         platform.close()
         engine.dispose()
-        _admin_execute(postgres_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_execute(postgres_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _url(url) -> str:
