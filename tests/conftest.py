@@ -3,6 +3,7 @@
 - tests/support/database.py: `db_url`, `session_factory` (a copy of a SQLite file migrated once per
   run), `postgres_url`, `any_db_url` / `any_session_factory` (each test once per backend).
 - tests/support/settings.py: `settings` over the test's database.
+- tests/support/rows.py: `rows`, builders that put rows into the test's database.
 
 And here: `trained_model`, the model `make train` built.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.database", "tests.support.settings"]
+pytest_plugins = ["tests.support.database", "tests.support.settings", "tests.support.rows"]
 
 TRAINED_MODEL = Path(__file__).resolve().parents[1] / "models" / "clinic.tar.gz"
 

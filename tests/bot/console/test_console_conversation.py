@@ -21,7 +21,7 @@ from bot.db.models import (
     TreatmentCourse,
     utcnow,
 )
-from tests.bot.console.conftest import START
+from tests.support.clock import START
 
 AUTHORS = re.compile(r'<li class="msg msg-\w+" data-author="(\w+)" data-message-id="(\d+)">')
 
