@@ -1,7 +1,7 @@
 """Fixtures for the staff console: the real application on a tmp SQLite database, a fake engine,
 a movable clock, recording deliverers, staff accounts, and a signed-in browser-like client.
 
-The database, `rows` and the clock are the shared ones from tests/support."""
+The database, `rows`, the clock and the deliverers are the shared ones from tests/support."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,6 +16,7 @@ from bot.channels.messages import OutboundMessage
 from bot.clinic import staff as staff_accounts
 from bot.settings import Settings
 from tests.support.clock import START, Clock
+from tests.support.deliverers import RecordingDeliverer, recording_deliverers
 
 PASSWORD = "correct horse battery"
 CSRF_IN_PAGE = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -33,21 +34,6 @@ class FakeEngine:
     async def respond(self, sender_key: str, text: str, metadata: Optional[dict] = None) -> List[OutboundMessage]:
         self.calls.append((sender_key, text))
         return [OutboundMessage("The bot answers.")]
-
-
-class RecordingDeliverer:
-    """A channel that records what it was asked to send."""
-
-    def __init__(self) -> None:
-        self.sent: List[Tuple[int, str, str]] = []
-        self.notices: List[Tuple[int, str]] = []
-
-    async def send(self, conversation, replies, author) -> None:
-        for reply in replies:
-            self.sent.append((conversation.id, reply.text, author))
-
-    async def notify_owner(self, conversation, owner, notice) -> None:
-        self.notices.append((conversation.id, owner))
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +66,7 @@ def accounts(session_factory) -> Dict[str, int]:
 
 @pytest.fixture
 def deliverers() -> Dict[str, RecordingDeliverer]:
-    return {"web": RecordingDeliverer(), "sms": RecordingDeliverer(), "whatsapp": RecordingDeliverer()}
+    return recording_deliverers()
 
 
 @pytest.fixture
