@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 from twilio.request_validator import RequestValidator
 
 from bot.db.models import Conversation, Escalation, InboundReceipt, Message
-from tests.scale.harness import REPO
+from tests.support.processes import ROOT
 
 REPLY_SECONDS = 30
 PUBLIC_BASE_URL = "https://bot.clinic.example"
@@ -308,7 +308,7 @@ def tracker_user_texts(sessions, sender_key: str) -> List[str]:
 @functools.lru_cache(maxsize=None)
 def faq_answer(topic: str) -> str:
     """The answer to an FAQ topic, as written in domain.yml (`utter_faq/<topic>`)."""
-    domain = yaml.safe_load((REPO / "domain.yml").read_text(encoding="utf-8"))
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     return domain["responses"][f"utter_faq/{topic}"][0]["text"]
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +26,10 @@ from sqlalchemy.engine import make_url
 
 from bot.db.session import create_db_engine, make_session_factory
 from tests.scale import clients
-from tests.scale.harness import (
-    ManagedProcess,
-    RedisServer,
-    Replica,
-    StubPlatform,
-    TcpProxy,
-    free_port,
-    http_status,
-    poll,
-    run_cli,
-    stop_all,
-)
+from tests.scale.harness import RedisServer, Replica, StubPlatform, TcpProxy, run_cli
 from tests.support.database import admin_execute
+from tests.support.ports import free_port
+from tests.support.processes import ManagedProcess, action_server, action_url, health_url, stop_all
 
 READY_SECONDS = 240
 STAFF_EMAIL = "scale.staff@clinic.example"
@@ -137,11 +127,9 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
     platform, proxy = StubPlatform(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
     redis = RedisServer(folder, redis_server)
     action_port = free_port()
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
     proxied_url = _url(make_url(direct_url).set(host="127.0.0.1", port=proxy.port))
-    env = _environment(proxied_url, redis.url, action_url, platform)
-    actions = ManagedProcess("actions", [sys.executable, "-m", "bot", "actions"],
-                             dict(env, DATABASE_URL=direct_url, REDIS_URL=""), folder)
+    env = _environment(proxied_url, redis.url, action_url(action_port), platform)
+    actions = action_server(direct_url, action_port, folder / "actions.log", env, REDIS_URL="")
     replicas = [Replica("replica-a", env, folder), Replica("replica-b", env, folder)]
     engine = create_db_engine(direct_url)
     cluster = Cluster(*replicas, actions=actions, redis=redis, proxy=proxy, platform=platform,
@@ -153,7 +141,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
         actions.start()
         for replica in replicas:
             replica.start()
-        poll(lambda: _answers(actions, f"http://127.0.0.1:{action_port}/health"), 60, "action server /health")
+        actions.wait_until_answering(health_url(action_port), 60)
         cluster.heal()
         yield cluster
     finally:
@@ -167,13 +155,6 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
 def _url(url) -> str:
     """A SQLAlchemy URL as a string, password included."""
     return url.render_as_string(hide_password=False)
-
-
-def _answers(process: ManagedProcess, url: str) -> bool:
-    """True when `url` answers 200; an AssertionError with the log if the process died."""
-    if not process.alive:
-        raise AssertionError(process.died())
-    return http_status(url) == 200
 
 
 @pytest.fixture
