@@ -45,7 +45,6 @@ import aiohttp
 
 from bench import report
 from bench.deployments import MODEL, Deployment, deployment
-from bench.platform_stub import PlatformStub
 from bench.profiling import Profiler, stop_quietly
 from bench.servers import CONFIGURATIONS, ROOT, Configuration, unavailable_reason
 from bench.workload import (
@@ -56,6 +55,7 @@ from bench.workload import (
     spread,
     webhooks_under_load,
 )
+from tests.support.platforms import PlatformStub
 from tests.support.processes import ManagedProcess
 
 RESULTS = ROOT / "bench" / "results"

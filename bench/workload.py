@@ -21,9 +21,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import aiohttp
 
 from bench import platform_stub
-from bench.platform_stub import Deliveries, PlatformStub
 from bench.sio_client import Event, SocketIOClient
 from bench.stats import median_ms, summary_ms
+from tests.support.platforms import Deliveries, PlatformStub
 
 TURN_TIMEOUT_SECONDS = 30.0
 SESSION_TIMEOUT_SECONDS = 10.0

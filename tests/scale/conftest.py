@@ -4,7 +4,7 @@
                                  ──> replica B ─┼─> TcpProxy (cut) ──┘   (fresh clinic_scale_<hex>)
                                                 ├─> redis-server (ours, killable)
                                                 ├─> action server ──> PostgreSQL (direct)
-                                                └─> StubPlatform (Twilio Messages API, Graph API)
+                                                └─> PlatformStub (Twilio Messages API, Graph API)
 
 The cluster starts once per session (both replicas load the trained model concurrently, ~1 minute)
 and is stopped at the end, even on failure. The `cluster` fixture hands it to a test with both
@@ -26,8 +26,9 @@ from sqlalchemy.engine import make_url
 
 from bot.db.session import create_db_engine, make_session_factory
 from tests.scale import clients
-from tests.scale.harness import RedisServer, Replica, StubPlatform, TcpProxy, run_cli
+from tests.scale.harness import RedisServer, Replica, TcpProxy, run_cli
 from tests.support.database import admin_execute
+from tests.support.platforms import PlatformStub, graph_base
 from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, action_server, action_url, health_url, stop_all
 
@@ -66,7 +67,7 @@ class Cluster:
     actions: ManagedProcess
     redis: RedisServer
     proxy: TcpProxy
-    platform: StubPlatform
+    platform: PlatformStub
     sessions: object  # SQLAlchemy sessionmaker on the database itself (not through the proxy)
 
     @property
@@ -91,7 +92,7 @@ class Cluster:
 
 
 def _environment(database_url: str, redis_url: str, action_url: str,
-                 platform: StubPlatform) -> Dict[str, str]:
+                 platform: PlatformStub) -> Dict[str, str]:
     """The replicas' environment: one secret set, outbound calls to the stub platform."""
     return dict(
         os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, ACTION_ENDPOINT_URL=action_url,
@@ -99,7 +100,7 @@ def _environment(database_url: str, redis_url: str, action_url: str,
         TWILIO_ACCOUNT_SID=clients.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN=clients.TWILIO_AUTH_TOKEN,
         TWILIO_API_BASE=platform.base, PUBLIC_BASE_URL=clients.PUBLIC_BASE_URL,
         TWILIO_SMS_FROM="+447700900999",
-        WHATSAPP_APP_SECRET=clients.WHATSAPP_APP_SECRET, WHATSAPP_API_BASE=f"{platform.base}/v19.0",
+        WHATSAPP_APP_SECRET=clients.WHATSAPP_APP_SECRET, WHATSAPP_API_BASE=graph_base(platform.base),
         WHATSAPP_PHONE_NUMBER_ID="1234567890", WHATSAPP_ACCESS_TOKEN="graph-token-for-scale-tests",
         WHATSAPP_VERIFY_TOKEN=uuid.uuid4().hex, RATE_LIMIT_MESSAGES="1000", PURGE_INTERVAL_HOURS="0",
         LOG_LEVEL="INFO", TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
@@ -124,7 +125,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
     admin = make_url(postgres_admin_dsn)
     direct_url = _url(admin.set(drivername="postgresql+psycopg2", database=name))
     admin_execute(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
-    platform, proxy = StubPlatform(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
+    platform, proxy = PlatformStub().serve_in_thread(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
     redis = RedisServer(folder, redis_server)
     action_port = free_port()
     proxied_url = _url(make_url(direct_url).set(host="127.0.0.1", port=proxy.port))

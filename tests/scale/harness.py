@@ -1,5 +1,5 @@
-"""Real processes on loopback for the scale-out tests: replicas, Redis, a database proxy the test
-can cut, and a stub Twilio / Graph API (the action server is tests/support's).
+"""Real processes on loopback for the scale-out tests: replicas, Redis, and a database proxy the
+test can cut (the action server and the stub Twilio / Graph API are tests/support's).
 
 Every child is a `tests.support.processes.ManagedProcess`: its own process group (the action
 server starts `rasa_sdk` as a grandchild), stdout and stderr in a log file under the pytest tmp dir,
@@ -7,16 +7,13 @@ stopped with SIGTERM, then SIGKILL, and stopped too if pytest itself dies.
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
-from urllib.parse import parse_qsl
 
 from tests.support.ports import free_port
 from tests.support.processes import ROOT, ManagedProcess, http_status, poll
@@ -179,65 +176,3 @@ def _close(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
-
-
-class StubPlatform:
-    """Twilio's Messages API and Meta's Graph API on loopback: records what the replicas send."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.twilio: List[Dict[str, str]] = []
-        self.graph: List[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="stub-platform", daemon=True)
-        self.thread.start()
-
-    def _handler(self):
-        """The request handler class, bound to this stub."""
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path.endswith("/Messages.json"):
-                    with stub.lock:
-                        stub.twilio.append(dict(parse_qsl(body.decode())))
-                        answer = {"sid": f"SM{len(stub.twilio):032d}"}
-                    self._json(201, answer)
-                elif self.path.endswith("/messages"):
-                    with stub.lock:
-                        stub.graph.append(json.loads(body))
-                        answer = {"messages": [{"id": f"wamid.out{len(stub.graph)}"}]}
-                    self._json(200, answer)
-                else:
-                    self._json(404, {"error": "unknown path"})
-
-            def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                """Quiet."""
-
-        return Handler
-
-    def sms_to(self, phone: str) -> List[str]:
-        """The bodies of every Twilio message sent to `phone`, in order."""
-        with self.lock:
-            return [m.get("Body", "") for m in self.twilio if m.get("To") == phone]
-
-    def whatsapp_to(self, phone: str) -> List[dict]:
-        """Every Graph API message sent to `phone` (digits only on the wire), in order."""
-        with self.lock:
-            return [m for m in self.graph if m.get("to") == phone.lstrip("+")]
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()

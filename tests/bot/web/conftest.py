@@ -1,4 +1,6 @@
-"""The application on a migrated SQLite database with a scripted engine, served on a real port."""
+"""The application on a migrated SQLite database with a scripted engine, served on a real port.
+
+`settings` extends the shared one (tests/support/settings.py) with the fake platform accounts."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,9 +11,7 @@ from bot.app import create_app
 from bot.appkeys import ROUTER
 from bot.settings import Settings
 from tests.bot.fakes import KeywordScreen, ScriptedEngine
-
-TWILIO_TOKEN = "twilio-auth-token-for-tests"
-WHATSAPP_SECRET = "meta-app-secret-for-tests"
+from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET
 
 
 @pytest.fixture
@@ -20,13 +20,14 @@ def engine(session_factory) -> ScriptedEngine:
 
 
 @pytest.fixture
-def settings(db_url) -> Settings:
+def settings(settings: Settings) -> Settings:
+    """The shared test settings with the fake Twilio and WhatsApp accounts and an identity key."""
     return dataclasses.replace(
-        Settings.from_env({"DATABASE_URL": db_url}),
-        twilio_account_sid="AC" + "0" * 32, twilio_auth_token=TWILIO_TOKEN, public_base_url="https://bot.clinic.example",
-        twilio_sms_from="+447700900999", twilio_whatsapp_from="+447700900998",
-        whatsapp_verify_token="verify-me", whatsapp_app_secret=WHATSAPP_SECRET,
-        identity_signing_key="s" * 32, session_secret="",
+        settings,
+        twilio_account_sid="AC" + "0" * 32, twilio_auth_token=TWILIO_AUTH_TOKEN,
+        public_base_url="https://bot.clinic.example", twilio_sms_from="+447700900999",
+        twilio_whatsapp_from="+447700900998", whatsapp_verify_token="verify-me",
+        whatsapp_app_secret=WHATSAPP_APP_SECRET, identity_signing_key="s" * 32, session_secret="",
     )
 
 

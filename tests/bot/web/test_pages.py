@@ -1,7 +1,7 @@
 """The public pages: the demo clinic page, the embeddable widget script, and /healthz."""
 from __future__ import annotations
 
-from tests.bot.web.test_webchat import unreachable_database
+from tests.support.database import unreachable_database
 
 
 async def test_healthz_is_503_while_the_model_loads_then_200(client, engine):
