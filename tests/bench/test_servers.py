@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -32,7 +33,7 @@ def test_stop_ends_the_whole_process_group(tmp_path):
     process.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         if children:
             break
         time.sleep(0.05)
