@@ -48,7 +48,7 @@ async def measure(action_url: str, passes: int = PASSES) -> dict:
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
-    from tests.nlu.test_heldout import heldout_examples
+    from tests.nlu.evaluation import heldout_examples
 
     started = time.perf_counter()
     endpoints = AvailableEndpoints(action=EndpointConfig(url=action_url))

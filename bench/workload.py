@@ -44,7 +44,7 @@ class TurnTimeout(Exception):
 
 def faq_questions() -> List[str]:
     """The held-out FAQ questions (intents faq/...), never trained on, in file order without repeats."""
-    from tests.nlu.test_heldout import heldout_examples
+    from tests.nlu.evaluation import heldout_examples
 
     return list(dict.fromkeys(text for text, intent in heldout_examples() if intent.startswith("faq/")))
 

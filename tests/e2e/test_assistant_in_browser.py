@@ -15,7 +15,7 @@ from typing import Iterator, NamedTuple
 
 import pytest
 
-from tests.e2e.conftest import save_screenshot
+from tests.reports import save_screenshot
 from tests.support.ports import free_ports
 from tests.support.processes import ManagedProcess, stopping
 
