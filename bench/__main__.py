@@ -45,9 +45,8 @@ import aiohttp
 
 from bench import report
 from bench.deployments import MODEL, Deployment, deployment
-from bench.platform_stub import PlatformStub
 from bench.profiling import Profiler, stop_quietly
-from bench.servers import CONFIGURATIONS, ROOT, Configuration, ServerProcess, unavailable_reason
+from bench.servers import CONFIGURATIONS, ROOT, Configuration, unavailable_reason
 from bench.workload import (
     calibrate,
     faq_questions,
@@ -56,6 +55,8 @@ from bench.workload import (
     spread,
     webhooks_under_load,
 )
+from tests.support.platforms import PlatformStub
+from tests.support.processes import ManagedProcess
 
 RESULTS = ROOT / "bench" / "results"
 LOGS = RESULTS / "logs"
@@ -131,7 +132,7 @@ def _engine_threads(env: Mapping[str, str]) -> Optional[int]:
 
 # ---- in-process and training --------------------------------------------------------------------
 
-def run_to_completion(process: ServerProcess, timeout: float) -> int:
+def run_to_completion(process: ManagedProcess, timeout: float) -> int:
     """Start `process`, wait for it (up to `timeout` s) and return its exit status; always stopped."""
     try:
         process.start()
@@ -146,7 +147,7 @@ def measure_in_process(plan: Plan) -> dict:
         output = Path(scratch) / "model.json"
         command = [sys.executable, "-m", "bench.inprocess", str(output)]
         env = {**os.environ, "BENCH_INPROCESS_PASSES": str(plan.in_process_passes)}
-        status = run_to_completion(ServerProcess("in-process", command, env, LOGS / "in-process.log"),
+        status = run_to_completion(ManagedProcess("in-process", command, env, LOGS / "in-process.log"),
                                    IN_PROCESS_TIMEOUT_SECONDS)
         if status != 0 or not output.exists():
             return {"error": f"exit status {status}; see {LOGS / 'in-process.log'}"}
@@ -158,7 +159,7 @@ def measure_encoder() -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         output = Path(scratch) / "encoder.json"
         command = [sys.executable, "-m", "bench.encoder", str(output)]
-        status = run_to_completion(ServerProcess("encoder", command, dict(os.environ), LOGS / "encoder.log"),
+        status = run_to_completion(ManagedProcess("encoder", command, dict(os.environ), LOGS / "encoder.log"),
                                    IN_PROCESS_TIMEOUT_SECONDS)
         if status != 0 or not output.exists():
             return {"error": f"exit status {status}; see {LOGS / 'encoder.log'}"}
@@ -173,7 +174,7 @@ def time_training(plan: Plan) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as out:
         command = [str(rasa), "train", "--force", "--fixed-model-name", "bench", "--out", out]
         started = time.perf_counter()
-        status = run_to_completion(ServerProcess("rasa train", command, dict(os.environ), LOGS / "train.log"),
+        status = run_to_completion(ManagedProcess("rasa train", command, dict(os.environ), LOGS / "train.log"),
                                    TRAINING_TIMEOUT_SECONDS)
         seconds = round(time.perf_counter() - started, 1)
     if status != 0:
@@ -264,8 +265,8 @@ def log_count(path: Path, needle: str) -> int:
 def _check_alive(target: Deployment) -> None:
     """RuntimeError (with its log) when a process of the server under test has exited."""
     for server in target.servers:
-        if not server.running():
-            raise RuntimeError(f"{server.name} ({target.label}) exited:\n{server.log_tail()}")
+        if not server.alive:
+            raise RuntimeError(f"{server.name} ({target.label}) exited:\n{server.tail()}")
 
 
 async def benchmark_configuration(configuration: Configuration, plan: Plan, pool: Sequence[str]) -> dict:

@@ -22,17 +22,10 @@ from typing import AsyncIterator, Dict, List, Optional, Sequence, Tuple
 import aiohttp
 
 from bench.platform_stub import platform_env
-from bench.servers import (
-    ROOT,
-    Backend,
-    Configuration,
-    ServerProcess,
-    backend,
-    free_port,
-    free_ports,
-    replica_memory,
-    stopping,
-)
+from bench.servers import ROOT, Backend, Configuration, backend, replica_memory
+from tests.support.ports import free_port, free_ports
+from tests.support.processes import ManagedProcess, health_url, stopping
+from tests.support.processes import action_server as clinic_action_server
 
 MODEL = ROOT / "models" / "clinic.tar.gz"
 ACTION_START_SECONDS = 90.0
@@ -63,7 +56,7 @@ class Deployment:
     kind: str  # "ours" or "rasa"
     configuration: Configuration
     base_urls: Tuple[str, ...]
-    servers: Tuple[ServerProcess, ...]
+    servers: Tuple[ManagedProcess, ...]
     startup_seconds: Tuple[float, ...]  # per process, spawn -> ready
     memory_at_ready: dict
 
@@ -73,7 +66,7 @@ class Deployment:
         return self.base_urls[0]
 
     @property
-    def server(self) -> ServerProcess:
+    def server(self) -> ManagedProcess:
         """The first (or only) process."""
         return self.servers[0]
 
@@ -101,15 +94,14 @@ def child_env(**values: str) -> Dict[str, str]:
     return env
 
 
-def action_server(store: Backend, port: int, log_path: Path) -> ServerProcess:
-    """`python -m bot actions` on `port`, on the backend's database."""
-    env = child_env(**store.env(), ACTION_ENDPOINT_URL=f"http://127.0.0.1:{port}/webhook",
-                    IDENTITY_SIGNING_KEY=IDENTITY_SIGNING_KEY)
-    return ServerProcess("action server", [sys.executable, "-m", "bot", "actions"], env, log_path)
+def action_server(store: Backend, port: int, log_path: Path) -> ManagedProcess:
+    """`python -m bot actions` on `port`, on the backend's database (and its Redis)."""
+    env = child_env(**store.env(), IDENTITY_SIGNING_KEY=IDENTITY_SIGNING_KEY)
+    return clinic_action_server(store.database_url, port, log_path, env)
 
 
 def our_server(store: Backend, port: int, action_url: str, stub_base: str, log_path: Path,
-               engine_threads: Optional[int] = None, name: str = "our server") -> ServerProcess:
+               engine_threads: Optional[int] = None, name: str = "our server") -> ManagedProcess:
     """`python -m bot serve` on `port` (rate limit lifted so long conversations are not throttled;
     ENGINE_THREADS only when `engine_threads` is given, else the server's default)."""
     threads = {} if engine_threads is None else {"ENGINE_THREADS": str(engine_threads)}
@@ -117,20 +109,20 @@ def our_server(store: Backend, port: int, action_url: str, stub_base: str, log_p
                     ACTION_ENDPOINT_URL=action_url, MODEL_PATH=str(MODEL.parent),
                     RATE_LIMIT_MESSAGES="1000000", PURGE_INTERVAL_HOURS="0",
                     IDENTITY_SIGNING_KEY=IDENTITY_SIGNING_KEY, **threads)
-    return ServerProcess(name, [sys.executable, "-m", "bot", "serve"], env, log_path)
+    return ManagedProcess(name, [sys.executable, "-m", "bot", "serve"], env, log_path)
 
 
 def rasa_server(store: Backend, port: int, action_url: str, credentials: Path,
-                log_path: Path) -> ServerProcess:
+                log_path: Path) -> ManagedProcess:
     """`rasa run` with the socketio channel, the project's endpoints.yml and the same model."""
     rasa = Path(sys.executable).parent / "rasa"
     command = [str(rasa), "run", "--model", str(MODEL), "--endpoints", "endpoints.yml",
                "--credentials", str(credentials), "--port", str(port), "--interface", "127.0.0.1"]
     env = child_env(**store.env(), ACTION_ENDPOINT_URL=action_url)
-    return ServerProcess("rasa run", command, env, log_path)
+    return ManagedProcess("rasa run", command, env, log_path)
 
 
-async def ready_all(http: aiohttp.ClientSession, servers: Sequence[ServerProcess], urls: Sequence[str],
+async def ready_all(http: aiohttp.ClientSession, servers: Sequence[ManagedProcess], urls: Sequence[str],
                     timeout: float) -> List[float]:
     """Wait until every server answers 200 at its url; each one's seconds since spawn."""
     waits = [asyncio.ensure_future(server.wait_until_ok(http, url, timeout))
@@ -144,7 +136,7 @@ async def ready_all(http: aiohttp.ClientSession, servers: Sequence[ServerProcess
 
 async def start_ours(stack: contextlib.ExitStack, http: aiohttp.ClientSession, store: Backend,
                      action_url: str, stub_base: str, log_stem: Path, replicas: int,
-                     engine_threads: Optional[int]) -> Tuple[List[ServerProcess], List[str], List[float]]:
+                     engine_threads: Optional[int]) -> Tuple[List[ManagedProcess], List[str], List[float]]:
     """`replicas` of our server, started together on ports of their own; (processes, URLs, start-up s)."""
     servers, urls = [], []
     for index, port in enumerate(free_ports(replicas)):
@@ -158,7 +150,7 @@ async def start_ours(stack: contextlib.ExitStack, http: aiohttp.ClientSession, s
 
 
 async def start_rasa(stack: contextlib.ExitStack, http: aiohttp.ClientSession, store: Backend,
-                     action_url: str, log_path: Path) -> Tuple[ServerProcess, str, float]:
+                     action_url: str, log_path: Path) -> Tuple[ManagedProcess, str, float]:
     """`rasa run` with the socketio channel, ready and with its model loaded; (process, URL, start-up s)."""
     scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-rasa-")))
     credentials = scratch / "credentials.yml"
@@ -167,8 +159,8 @@ async def start_rasa(stack: contextlib.ExitStack, http: aiohttp.ClientSession, s
     server = stack.enter_context(stopping(rasa_server(store, port, action_url, credentials, log_path)))
     base_url = f"http://127.0.0.1:{port}"
     startup = await server.wait_until_ok(http, base_url + "/", SERVER_START_SECONDS)
-    if RASA_LOAD_FAILURE in server.log_tail(200):  # it serves on without a model
-        raise RuntimeError(f"rasa run could not load {MODEL}:\n{server.log_tail()}")
+    if RASA_LOAD_FAILURE in server.tail(200):  # it serves on without a model
+        raise RuntimeError(f"rasa run could not load {MODEL}:\n{server.tail()}")
     return server, base_url, startup
 
 
@@ -182,8 +174,8 @@ async def deployment(kind: str, configuration: Configuration, http: aiohttp.Clie
         action_port = free_port()
         actions_log = logs / f"{prefix}-actions.log"
         actions = stack.enter_context(stopping(action_server(store, action_port, actions_log)))
-        await actions.wait_until_ok(http, f"http://127.0.0.1:{action_port}/health", ACTION_START_SECONDS)
-        action_url = f"http://127.0.0.1:{action_port}/webhook"
+        await actions.wait_until_ok(http, health_url(action_port), ACTION_START_SECONDS)
+        action_url = actions.env["ACTION_ENDPOINT_URL"]
         if kind == "ours":
             servers, urls, startups = await start_ours(stack, http, store, action_url, stub_base,
                                                        logs / prefix, configuration.replicas, engine_threads)

@@ -48,7 +48,7 @@ async def measure(action_url: str, passes: int = PASSES) -> dict:
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 
-    from tests.nlu.test_heldout import heldout_examples
+    from tests.nlu.evaluation import heldout_examples
 
     started = time.perf_counter()
     endpoints = AvailableEndpoints(action=EndpointConfig(url=action_url))
@@ -82,11 +82,11 @@ def main(argv=None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     sys.path.insert(0, str(ROOT))
-    from bench.servers import free_port
     from bot.db.migrate import upgrade_database
     from bot.logging_setup import configure_logging
     from bot.runner import action_server
     from bot.settings import Settings
+    from tests.support.ports import free_port
 
     # As our server does: left alone, Rasa's structlog renders every debug event to stdout, which
     # costs a good part of a turn and would make the in-process baseline look slow.

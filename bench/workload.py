@@ -21,9 +21,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 import aiohttp
 
 from bench import platform_stub
-from bench.platform_stub import Deliveries, PlatformStub
 from bench.sio_client import Event, SocketIOClient
 from bench.stats import median_ms, summary_ms
+from tests.support.platforms import Deliveries, PlatformStub
 
 TURN_TIMEOUT_SECONDS = 30.0
 SESSION_TIMEOUT_SECONDS = 10.0
@@ -44,7 +44,7 @@ class TurnTimeout(Exception):
 
 def faq_questions() -> List[str]:
     """The held-out FAQ questions (intents faq/...), never trained on, in file order without repeats."""
-    from tests.nlu.test_heldout import heldout_examples
+    from tests.nlu.evaluation import heldout_examples
 
     return list(dict.fromkeys(text for text, intent in heldout_examples() if intent.startswith("faq/")))
 

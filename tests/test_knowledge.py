@@ -5,19 +5,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.phrases import BANNED_PHRASES
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
 DOMAIN = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 TOPICS = yaml.safe_load((ROOT / "knowledge" / "topics.yml").read_text(encoding="utf-8"))
 MAX_ANSWER_CHARS = 600
-
-# Promotional or unsupported claims and the seeds' country tips: never in an answer.
-BANNED_PHRASES = [
-    r"miracle", r"guarantee", r"painless", r"permanent cure", r"\bno risks?\b", r"risk[- ]free",
-    r"100 ?%", r"\bcure[sd]? (?:your )?hair loss", r"works for everyone", r"\bproven\b",
-    r"\biran\b", r"\bturkey\b", r"\bindia\b", r"medical tourism", r"\bcheap(?:er|est)?\b",
-    r"best (?:clinic|treatment)", r"no side effects",
-]
 
 
 def _normalise(text: str) -> str:

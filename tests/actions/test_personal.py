@@ -2,23 +2,13 @@
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.personal import ActionAnswerPersonal, ActionPersonalAftercare, ActionPersonalPreparation
-from tests.actions.conftest import VERIFIED_ALEX, make_tracker, user_message
+from tests.support.trackers import VERIFIED_ALEX, make_tracker, run, texts, user_message
 
 BOOKING_DETAILS = ("yesterday", "10:00", "14:00", "Tuesday", "Dr Priya Shah", "of 8")
 
 
-def texts(dispatcher: CollectingDispatcher) -> str:
-    return "\n".join(m.get("text") or "" for m in dispatcher.messages)
-
-
 def responses(dispatcher: CollectingDispatcher):
     return [m.get("response") for m in dispatcher.messages if m.get("response")]
-
-
-async def run(action, tracker):
-    dispatcher = CollectingDispatcher()
-    events = await action.run(dispatcher, tracker, {})
-    return dispatcher, events
 
 
 async def test_verified_patient_is_told_when_to_wash_from_their_own_session(clinic):

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from actions.data_deletion import ActionRequestDataDeletion, DataDeletionValidation
 from bot.clinic.requests import mark_request_done
 from bot.db.models import AuditLog, Conversation, StaffRequest
-from tests.actions.conftest import NOW, VERIFIED_ALEX, make_tracker, user_message
-from tests.actions.test_personal import run, texts
+from tests.actions.conftest import NOW
+from tests.support.trackers import VERIFIED_ALEX, make_tracker, run, texts, user_message
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = "web:privacy-session"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bench.platform_stub import PlatformStub, platform_env
+from bench.platform_stub import platform_env
 from bot.app import create_app
 from bot.settings import Settings
 from tests.bot.fakes import KeywordScreen, ScriptedEngine
+from tests.support.platforms import PlatformStub
 
 
 @pytest.fixture

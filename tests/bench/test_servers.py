@@ -1,23 +1,19 @@
-"""Process handling and the run plan of the benchmark (no model, no server of ours)."""
+"""Process handling (tests/support/processes.py, as the benchmark uses it) and the run plan of the
+benchmark (no model, no server of ours)."""
 from __future__ import annotations
 
 import os
 import sys
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bench.deployments import Deployment, child_env, our_server
-from bench.servers import (
-    CONFIGURATIONS,
-    Backend,
-    ServerProcess,
-    free_port,
-    free_ports,
-    memory_mb,
-    replica_memory,
-)
+from bench.servers import CONFIGURATIONS, Backend, memory_mb, replica_memory
+from tests.support.ports import free_port, free_ports
+from tests.support.processes import ManagedProcess
 
 GRANDCHILD = ("import subprocess, sys, time; "
               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)")
@@ -33,17 +29,17 @@ def alive(pid: int) -> bool:
 
 
 def test_stop_ends_the_whole_process_group(tmp_path):
-    process = ServerProcess("sleeper", [sys.executable, "-c", GRANDCHILD], dict(os.environ), tmp_path / "log")
+    process = ManagedProcess("sleeper", [sys.executable, "-c", GRANDCHILD], dict(os.environ), tmp_path / "log")
     process.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
         if children:
             break
         time.sleep(0.05)
     assert children
     process.stop()
-    assert not process.running()
+    assert not process.alive
     deadline = time.monotonic() + 5  # the grandchild got the signal too; give it a moment to go
     while alive(int(children[0])) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -53,7 +49,7 @@ def test_stop_ends_the_whole_process_group(tmp_path):
 
 async def test_ready_time_is_measured_from_spawn(tmp_path):
     port = free_port()
-    process = ServerProcess("http", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+    process = ManagedProcess("http", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
                             dict(os.environ), tmp_path / "log")
     process.start()
     try:
@@ -65,7 +61,7 @@ async def test_ready_time_is_measured_from_spawn(tmp_path):
 
 
 async def test_a_server_that_exits_is_reported_with_its_log(tmp_path):
-    process = ServerProcess("broken", [sys.executable, "-c", "print('no model here'); raise SystemExit(3)"],
+    process = ManagedProcess("broken", [sys.executable, "-c", "print('no model here'); raise SystemExit(3)"],
                             dict(os.environ), tmp_path / "log")
     process.start()
     try:
@@ -108,7 +104,7 @@ def test_engine_threads_reach_our_server_only_when_set(tmp_path, monkeypatch):
 
 
 def test_a_deployment_of_replicas_is_labelled_as_several_processes(tmp_path):
-    servers = tuple(ServerProcess(f"our server {index}", ["true"], {}, tmp_path / "log") for index in (1, 2))
+    servers = tuple(ManagedProcess(f"our server {index}", ["true"], {}, tmp_path / "log") for index in (1, 2))
     scaled = Deployment("ours", CONFIGURATIONS["postgres2"], ("http://a", "http://b"), servers,
                         (21.5, 24.0), {})
     assert scaled.label == "our server x2 (2 processes)" and scaled.base_url == "http://a"

@@ -1,16 +1,15 @@
-"""Stand-ins for the parts of the application a test does not exercise: a scripted engine, a
-screen with fixed answers, and a deliverer that records what it would send."""
+"""Stand-ins for the parts of the application a test does not exercise: a scripted engine and a
+screen with fixed answers. The recording deliverer is tests/support/deliverers.py's (re-exported)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
 
-from bot.channels.kinds import ChannelKind
 from bot.channels.messages import Button, OutboundMessage
 from bot.conversations.handoff import HandoffRequest
 from bot.engine.turn import EngineTurn
-from bot.web.webchat import WEB
+from tests.support.deliverers import RecordingDeliverer  # noqa: F401  (re-exported for older imports)
 
 
 class ScriptedEngine:
@@ -65,24 +64,3 @@ class KeywordScreen:
         if "bit red" in text:
             return FixedResult("after_effect", ("after_effect",))
         return FixedResult(None)
-
-
-@dataclass
-class RecordingDeliverer:
-    """Records every send and owner notice instead of delivering, as a channel of `kind`."""
-
-    kind: ChannelKind = WEB
-    sent: List[Tuple[str, str, str]] = field(default_factory=list)  # (external id, author, text)
-    notices: List[Tuple[str, str]] = field(default_factory=list)
-    fail: bool = False
-
-    async def send(self, conversation, replies: Sequence[OutboundMessage], author: str) -> None:
-        if self.fail:
-            raise RuntimeError("channel down")
-        self.sent.extend((conversation.external_id, author, reply.text) for reply in replies)
-
-    async def notify_owner(self, conversation, owner: str, notice: str) -> None:
-        self.notices.append((conversation.external_id, owner))
-
-    def texts(self) -> List[str]:
-        return [text for _, _, text in self.sent]

@@ -1,6 +1,5 @@
 """The tracker store's window over long sessions, and the lock store's fallback when Redis is away."""
 import asyncio
-import socket
 import time
 
 import pytest
@@ -12,6 +11,7 @@ from redis import Redis
 
 from bot.engine.stores import ClinicLockStore, ClinicTrackerStore
 from bot.settings import PROJECT_ROOT
+from tests.support.ports import free_port
 
 WINDOW = 40
 
@@ -94,14 +94,8 @@ async def test_an_active_form_is_carried_into_the_window(store, domain):
     assert window.get_slot("requested_slot") == "booking_reference"
 
 
-def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_locks_fall_back_to_memory_while_redis_is_unreachable():
-    store = ClinicLockStore(redis_url=f"redis://127.0.0.1:{closed_port()}/0")
+    store = ClinicLockStore(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     async with store.lock("conversation-1") as lock:
         assert lock.conversation_id == "conversation-1"
     assert store.degraded

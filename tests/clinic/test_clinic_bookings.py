@@ -27,16 +27,16 @@ NOW = "2026-11-18 12:00:00"  # Wednesday
 def alex(any_session_factory, rows):
     """Alex's 8-session course with a no-show, a cancellation and a stale 'booked' row."""
     with any_session_factory.begin() as session:
-        patient = rows.patient(session)
-        course = rows.course(session, patient, planned=8)
-        rows.appointment(session, course, london(2026, 10, 29, 10), "completed")
-        rows.appointment(session, course, london(2026, 11, 4, 10), "no_show")
-        rows.appointment(session, course, london(2026, 11, 5, 10), "booked")  # never updated; in the past
-        rows.appointment(session, course, london(2026, 11, 17, 10), "completed")
-        rows.appointment(session, course, london(2026, 11, 19, 9), "cancelled")
-        rows.appointment(session, course, london(2026, 11, 21, 14), "booked", practitioner="Dr Priya Shah")
-        rows.appointment(session, course, london(2026, 11, 28, 14), "booked", practitioner=None)
-        return patient.id
+        patient_id = rows.patient(session=session)
+        course_id = rows.course(patient_id, planned=8, session=session)
+        rows.appointment(course_id, london(2026, 10, 29, 10), "completed", session=session)
+        rows.appointment(course_id, london(2026, 11, 4, 10), "no_show", session=session)
+        rows.appointment(course_id, london(2026, 11, 5, 10), "booked", session=session)  # never updated; in the past
+        rows.appointment(course_id, london(2026, 11, 17, 10), "completed", session=session)
+        rows.appointment(course_id, london(2026, 11, 19, 9), "cancelled", session=session)
+        rows.appointment(course_id, london(2026, 11, 21, 14), "booked", practitioner="Dr Priya Shah", session=session)
+        rows.appointment(course_id, london(2026, 11, 28, 14), "booked", practitioner=None, session=session)
+        return patient_id
 
 
 def test_next_booked_session(any_session_factory, alex) -> None:
@@ -89,13 +89,12 @@ def test_upcoming_and_past_lists_show_every_status(any_session_factory, alex) ->
 def test_most_recent_course_wins(any_session_factory, rows) -> None:
     now = frozen_now(NOW)
     with any_session_factory.begin() as session:
-        patient = rows.patient(session)
-        old = rows.course(session, patient, treatment="Hair mesotherapy", planned=4)
+        patient_id = rows.patient(session=session)
+        old_id = rows.course(patient_id, treatment="Hair mesotherapy", planned=4, session=session)
         for week in range(5):  # one more than planned: remaining stays at 0
-            rows.appointment(session, old, london(2026, 3, 2, 10) + timedelta(weeks=week), "completed")
-        new = rows.course(session, patient, treatment="Maintenance mesotherapy", planned=3)
-        rows.appointment(session, new, london(2026, 11, 25, 10), "booked")
-        patient_id, old_id = patient.id, old.id
+            rows.appointment(old_id, london(2026, 3, 2, 10) + timedelta(weeks=week), "completed", session=session)
+        new_id = rows.course(patient_id, treatment="Maintenance mesotherapy", planned=3, session=session)
+        rows.appointment(new_id, london(2026, 11, 25, 10), "booked", session=session)
     with any_session_factory.begin() as session:
         progress = course_progress(session, patient_id, now)
         assert (progress.treatment, progress.completed, progress.remaining) == ("Maintenance mesotherapy", 0, 3)
@@ -111,7 +110,7 @@ def test_most_recent_course_wins(any_session_factory, rows) -> None:
 
 def test_patient_without_bookings(any_session_factory, rows) -> None:
     with any_session_factory.begin() as session:
-        patient_id = rows.patient(session, ref="MC-1002", name="Sam Rivera", phone=None).id
+        patient_id = rows.patient(ref="MC-1002", name="Sam Rivera", phone=None, session=session)
         assert next_booked_session(session, patient_id, frozen_now(NOW)) is None
         assert last_completed_session(session, patient_id, frozen_now(NOW)) is None
         assert course_progress(session, patient_id, frozen_now(NOW)) is None
@@ -120,7 +119,7 @@ def test_patient_without_bookings(any_session_factory, rows) -> None:
 
 def test_finding_patients(any_session_factory, rows) -> None:
     with any_session_factory.begin() as session:
-        patient_id = rows.patient(session, name="Alex  Jordan Morgan", dob=date(1988, 4, 12)).id
+        patient_id = rows.patient(name="Alex  Jordan Morgan", dob=date(1988, 4, 12), session=session)
     with any_session_factory.begin() as session:
         by_ref = find_patient_by_ref(session, "mc 1001")
         assert by_ref == find_patient_by_phone(session, "+447700900123") == get_patient(session, patient_id)

@@ -108,8 +108,8 @@ def test_waiting_since(session_factory, staff_id):
 
 def test_inbox_items_name_the_verified_patient_and_the_assignee(session_factory, staff_id, rows):
     with session_factory.begin() as session:
-        patient = rows.patient(session)
-        verified = conversation(session, "sms", "+447700900123", patient_id=patient.id)
+        patient_id = rows.patient(session=session)
+        verified = conversation(session, "sms", "+447700900123", patient_id=patient_id)
         escalate(session, verified, 3, status="assigned", assigned_to=staff_id)
         escalate(session, conversation(session), 2)
     with session_factory() as session:
@@ -121,12 +121,12 @@ def test_inbox_items_name_the_verified_patient_and_the_assignee(session_factory,
 
 def test_requests_are_linked_to_their_conversation_and_session(session_factory, rows):
     with session_factory.begin() as session:
-        patient = rows.patient(session)
-        course = rows.course(session, patient)
+        patient_id = rows.patient(session=session)
+        course_id = rows.course(patient_id, session=session)
         session_at = NOW + timedelta(days=2)
-        appointment = rows.appointment(session, course, session_at)
-        conv = conversation(session, "whatsapp", "+447700900123", patient_id=patient.id)
-        linked = StaffRequest(kind="reschedule", patient_id=patient.id, appointment_id=appointment.id,
+        appointment_id = rows.appointment(course_id, session_at, session=session)
+        conv = conversation(session, "whatsapp", "+447700900123", patient_id=patient_id)
+        linked = StaffRequest(kind="reschedule", patient_id=patient_id, appointment_id=appointment_id,
                               conversation_id=conv.id, wishes="Mornings", created_at=NOW)
         orphan = StaffRequest(kind="delete_data", conversation_id=None, wishes="", created_at=NOW)
         session.add_all([linked, orphan])
@@ -222,12 +222,12 @@ def test_audit_pages_batches_and_last_logout(session_factory, staff_id):
 
 def test_patient_panel(session_factory, rows):
     with session_factory.begin() as session:
-        patient = rows.patient(session)
-        course = rows.course(session, patient, planned=6)
-        rows.appointment(session, course, NOW - timedelta(days=7), status="completed")
-        rows.appointment(session, course, NOW + timedelta(days=7))
+        patient_id = rows.patient(session=session)
+        course_id = rows.course(patient_id, planned=6, session=session)
+        rows.appointment(course_id, NOW - timedelta(days=7), status="completed", session=session)
+        rows.appointment(course_id, NOW + timedelta(days=7), session=session)
     with session_factory() as session:
-        panel = inbox.patient_panel(session, patient.id, NOW)
+        panel = inbox.patient_panel(session, patient_id, NOW)
         assert inbox.patient_panel(session, 999, NOW) is None
     assert panel.patient.full_name == "Alex Morgan"
     assert [s.status for s in panel.upcoming] == ["booked"] and [s.status for s in panel.past] == ["completed"]

@@ -22,13 +22,13 @@ NOW = "2026-11-18 12:00:00"
 def alex(session_factory, rows):
     """Alex with a completed session, a cancelled one and two booked ones; (patient id, next booked id)."""
     with session_factory.begin() as session:
-        patient = rows.patient(session)
-        course = rows.course(session, patient)
-        rows.appointment(session, course, london(2026, 11, 17, 10), "completed")
-        rows.appointment(session, course, london(2026, 11, 19, 10), "cancelled")
-        upcoming = rows.appointment(session, course, london(2026, 11, 21, 14), "booked")
-        rows.appointment(session, course, london(2026, 11, 28, 14), "booked")
-        return patient.id, upcoming.id
+        patient_id = rows.patient(session=session)
+        course_id = rows.course(patient_id, session=session)
+        rows.appointment(course_id, london(2026, 11, 17, 10), "completed", session=session)
+        rows.appointment(course_id, london(2026, 11, 19, 10), "cancelled", session=session)
+        upcoming_id = rows.appointment(course_id, london(2026, 11, 21, 14), "booked", session=session)
+        rows.appointment(course_id, london(2026, 11, 28, 14), "booked", session=session)
+        return patient_id, upcoming_id
 
 
 def test_reschedule_request_is_attached_to_the_next_session(session_factory, alex) -> None:
@@ -61,7 +61,7 @@ def test_delete_data_request_has_no_appointment(session_factory, alex) -> None:
 
 def test_cancel_without_a_booked_session(session_factory, rows) -> None:
     with session_factory.begin() as session:
-        patient_id = rows.patient(session).id
+        patient_id = rows.patient(session=session)
         request = create_change_request(session, kind="cancel", patient_id=patient_id, sender_key="sms-1",
                                         wishes="cancel everything", now=frozen_now(NOW))
         assert (request.kind, request.appointment_id) == ("cancel", None)

@@ -12,6 +12,7 @@ from bot.__main__ import COMMANDS, main
 from bot.clinic import staff
 from bot.console.cli import read_password
 from bot.db.models import AuditLog, StaffUser
+from tests.support.database import copy_sqlite_file, sessions_on, sqlite_url
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 PASSWORD = "a long enough password"
@@ -133,19 +134,12 @@ def test_the_demo_account_is_made_only_when_there_are_no_accounts(session_factor
     assert password not in stored
 
 
-def test_the_demo_password_is_fresh_each_time(db_url, tmp_path):
-    from bot.db.migrate import upgrade_database
-    from bot.db.session import create_db_engine, make_session_factory
-
+def test_the_demo_password_is_fresh_each_time(db_url, tmp_path, migrated_sqlite_template):
     passwords = set()
     for name in ("a", "b"):
-        url = f"sqlite:///{tmp_path / name}.db"
-        upgrade_database(url)
-        engine = create_db_engine(url)
-        try:
-            passwords.add(staff.ensure_demo_staff_account(make_session_factory(engine))[1])
-        finally:
-            engine.dispose()
+        copy_sqlite_file(migrated_sqlite_template, tmp_path / f"{name}.db")
+        with sessions_on(sqlite_url(tmp_path / f"{name}.db")) as factory:
+            passwords.add(staff.ensure_demo_staff_account(factory)[1])
     assert len(passwords) == 2
 
 

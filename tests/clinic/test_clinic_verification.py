@@ -27,7 +27,7 @@ RIGHT_DOB = "12/04/1988"
 def patient_id(session_factory, rows) -> int:
     """MC-1001, Alex Morgan, born 1988-04-12, +447700900123."""
     with session_factory.begin() as session:
-        return rows.patient(session).id
+        return rows.patient(session=session)
 
 
 def attempt(session_factory, conversation: str, ref: str, dob: str, now):

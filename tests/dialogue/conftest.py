@@ -1,65 +1,28 @@
 """Conversations through the trained Rasa model, with the real action server in a subprocess."""
-import os
-import socket
-import subprocess
-import sys
-import time
-from datetime import datetime, timezone
-from pathlib import Path
-
 import pytest
-import requests
 
-from bot.clinic.demo import seed_demo_clinic
-from bot.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.support import processes
+from tests.support.database import demo_clinic_database
+from tests.support.ports import free_port
 
 
 @pytest.fixture(scope="session")
-def dialogue_db(tmp_path_factory) -> str:
+def dialogue_db(tmp_path_factory, migrated_sqlite_template) -> str:
     """A migrated SQLite database with the demo clinic seeded now."""
-    from bot.db.migrate import upgrade_database
-    from bot.db.session import create_db_engine, make_session_factory
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('dialogue') / 'clinic.db'}"
-    upgrade_database(url)
-    settings = Settings.from_env({"DATABASE_URL": url})
-    seed_demo_clinic(make_session_factory(create_db_engine(url)), datetime.now(timezone.utc), settings.clinic.timezone)
-    return url
+    return demo_clinic_database(migrated_sqlite_template, tmp_path_factory.mktemp("dialogue") / "clinic.db")
 
 
 @pytest.fixture(scope="session")
-def action_server(dialogue_db):
-    """`rasa run actions` on a free port, against the dialogue database."""
+def action_server(dialogue_db, tmp_path_factory):
+    """The action server on a free port, against the dialogue database; its webhook URL."""
     port = free_port()
-    env = dict(os.environ, DATABASE_URL=dialogue_db, SANIC_HOST="127.0.0.1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    log_path = tmp_path_factory.mktemp("dialogue-actions") / "action-server.log"
+    with processes.stopping(processes.action_server(dialogue_db, port, log_path)) as process:
         try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-        if process.poll() is not None:
-            pytest.fail(f"action server exited: {process.stderr.read().decode()[-2000:]}")
-    else:
-        process.kill()
-        pytest.fail("action server did not start within 60 s")
-    yield f"{url}/webhook"
-    process.terminate()
-    process.wait(timeout=10)
+            process.wait_until_answering(processes.health_url(port), 60)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        yield processes.action_url(port)
 
 
 @pytest.fixture(scope="session")

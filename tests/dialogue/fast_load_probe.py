@@ -34,7 +34,7 @@ def main(mode):
     """Load the model in `mode`, then print the load time and the predictions."""
     from rasa.core.agent import Agent
 
-    from tests.nlu.test_heldout import heldout_examples
+    from tests.nlu.evaluation import heldout_examples
 
     if mode == "eager":
         from bot.engine.fast_load import use_eager_weight_building

@@ -21,17 +21,15 @@ own threads (see StubServer).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.reports import reports_dir
+from tests.reports import save_screenshot
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = reports_dir() / "screenshots"
 DEFAULT_TIMEOUT_MS = 10_000
 _REPORT_KEY = pytest.StashKey()
 
@@ -81,15 +79,6 @@ def browser():
             yield instance
         finally:
             instance.close()
-
-
-def save_screenshot(page, name: str, *, full_page: bool = False) -> Path:
-    """Save `page` as <reports>/screenshots/<name>.png (tests/reports.py; folder created)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "screenshot"
-    path = SCREENSHOTS / f"{safe}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
 
 
 @pytest.fixture

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
 import pytest
 
-from tests.e2e.conftest import save_screenshot
+from tests.reports import save_screenshot
+from tests.support.ports import free_ports
+from tests.support.processes import ManagedProcess, stopping
 
-REPO = Path(__file__).resolve().parents[2]
 READY_SECONDS = 240
 REPLY_MS = 30_000
 DEMO_LOGIN = re.compile(r"demo login (\S+) / ([^\s)]+)")
@@ -34,51 +32,24 @@ class LiveAssistant(NamedTuple):
     log: Path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`python -m bot run` exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the assistant was not ready within {READY_SECONDS} s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory, trained_model) -> Iterator[LiveAssistant]:
     """`python -m bot run` on free ports with a fresh SQLite database, as `make run` starts it."""
     folder = tmp_path_factory.mktemp("live")
-    port, action_port = free_port(), free_port()
+    port, action_port = free_ports(2)
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{folder / 'clinic.db'}", HOST="127.0.0.1", PORT=str(port),
                ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook", LOG_LEVEL="INFO",
                TF_CPP_MIN_LOG_LEVEL="2")
     log = folder / "run.log"
-    with log.open("w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=REPO, env=env, stdout=output,
-                                   stderr=subprocess.STDOUT)
-    try:
+    with stopping(ManagedProcess("`python -m bot run`", [sys.executable, "-m", "bot", "run"], env, log)) as process:
         url = f"http://127.0.0.1:{port}"
-        wait_until_ready(url, process, log)
+        try:
+            process.wait_until_answering(f"{url}/healthz", READY_SECONDS)
+        except RuntimeError as error:
+            pytest.fail(str(error))
         login = DEMO_LOGIN.search(log.read_text())
         assert login, "make run must print the demo staff login"
         yield LiveAssistant(url, login.group(1), login.group(2), log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def open_chat(page, url: str) -> None:

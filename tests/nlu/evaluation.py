@@ -1,9 +1,21 @@
-"""Test support for the NLU sets: the label the assistant acted on, and the texts it trained on."""
+"""Test support for the NLU sets: the held-out examples, the label the assistant acted on, and the
+texts it trained on."""
 from pathlib import Path
 
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
+
+
+def heldout_examples():
+    """(text, expected intent) pairs of tests/nlu/heldout.yml; FAQ examples carry the full name, e.g. faq/pain."""
+    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
+    for block in data["nlu"]:
+        for line in block["examples"].splitlines():
+            text = line.strip().lstrip("-").strip()
+            if text:
+                yield text, block["intent"]
 
 
 def training_texts():

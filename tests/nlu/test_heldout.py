@@ -11,25 +11,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.nlu.evaluation import evaluate, training_texts
+from tests.nlu.evaluation import evaluate, heldout_examples, training_texts
 from tests.reports import reports_dir
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
-HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 REPORT = reports_dir() / "heldout_nlu.json"
 MIN_FAQ_ACCURACY = 0.95
 MIN_EXAMPLES_PER_TOPIC = 5
-
-
-def heldout_examples():
-    """(text, expected intent) pairs; FAQ examples carry the full name, e.g. faq/pain."""
-    data = yaml.safe_load(HELDOUT.read_text(encoding="utf-8"))
-    for block in data["nlu"]:
-        for line in block["examples"].splitlines():
-            text = line.strip().lstrip("-").strip()
-            if text:
-                yield text, block["intent"]
 
 
 def test_heldout_set_is_never_trained_on():

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
-import hmac
 import html
 import json
 import re
@@ -17,10 +15,10 @@ import aiohttp
 import socketio
 import yaml
 from sqlalchemy import select, text
-from twilio.request_validator import RequestValidator
 
 from bot.db.models import Conversation, Escalation, InboundReceipt, Message
-from tests.scale.harness import REPO
+from tests.support import signers
+from tests.support.processes import ROOT
 
 REPLY_SECONDS = 30
 PUBLIC_BASE_URL = "https://bot.clinic.example"
@@ -204,9 +202,7 @@ def sms_form(body: str, sid: str, sender: str) -> Dict[str, str]:
 
 def twilio_headers(form: Dict[str, str]) -> Dict[str, str]:
     """X-Twilio-Signature over the public URL Twilio calls."""
-    validator = RequestValidator(TWILIO_AUTH_TOKEN)
-    signature = validator.compute_signature(f"{PUBLIC_BASE_URL}/webhooks/twilio", form)
-    return {"X-Twilio-Signature": signature}
+    return signers.twilio_headers(TWILIO_AUTH_TOKEN, f"{PUBLIC_BASE_URL}/webhooks/twilio", form)
 
 
 async def post_sms(http: aiohttp.ClientSession, base_url: str,
@@ -229,8 +225,7 @@ def whatsapp_body(message_text: str, message_id: str, sender: str) -> bytes:
 
 async def post_whatsapp(http: aiohttp.ClientSession, base_url: str, body: bytes) -> int:
     """Deliver a signed Cloud API webhook; the status."""
-    digest = hmac.new(WHATSAPP_APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+    headers = signers.meta_headers(WHATSAPP_APP_SECRET, body)
     async with http.post(f"{base_url}/webhooks/whatsapp", data=body, headers=headers) as response:
         await response.read()
         return response.status
@@ -308,7 +303,7 @@ def tracker_user_texts(sessions, sender_key: str) -> List[str]:
 @functools.lru_cache(maxsize=None)
 def faq_answer(topic: str) -> str:
     """The answer to an FAQ topic, as written in domain.yml (`utter_faq/<topic>`)."""
-    domain = yaml.safe_load((REPO / "domain.yml").read_text(encoding="utf-8"))
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     return domain["responses"][f"utter_faq/{topic}"][0]["text"]
 
 

@@ -4,7 +4,7 @@
                                  ──> replica B ─┼─> TcpProxy (cut) ──┘   (fresh clinic_scale_<hex>)
                                                 ├─> redis-server (ours, killable)
                                                 ├─> action server ──> PostgreSQL (direct)
-                                                └─> StubPlatform (Twilio Messages API, Graph API)
+                                                └─> PlatformStub (Twilio Messages API, Graph API)
 
 The cluster starts once per session (both replicas load the trained model concurrently, ~1 minute)
 and is stopped at the end, even on failure. The `cluster` fixture hands it to a test with both
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +25,12 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 from bot.db.session import create_db_engine, make_session_factory
-from tests.conftest import _admin_execute
 from tests.scale import clients
-from tests.scale.harness import (
-    ManagedProcess,
-    RedisServer,
-    Replica,
-    StubPlatform,
-    TcpProxy,
-    free_port,
-    http_status,
-    poll,
-    run_cli,
-    stop_all,
-)
+from tests.scale.harness import RedisServer, Replica, TcpProxy, run_cli
+from tests.support.database import admin_execute
+from tests.support.platforms import PlatformStub, graph_base
+from tests.support.ports import free_port
+from tests.support.processes import ManagedProcess, action_server, action_url, health_url, stop_all
 
 READY_SECONDS = 240
 STAFF_EMAIL = "scale.staff@clinic.example"
@@ -76,7 +67,7 @@ class Cluster:
     actions: ManagedProcess
     redis: RedisServer
     proxy: TcpProxy
-    platform: StubPlatform
+    platform: PlatformStub
     sessions: object  # SQLAlchemy sessionmaker on the database itself (not through the proxy)
 
     @property
@@ -101,7 +92,7 @@ class Cluster:
 
 
 def _environment(database_url: str, redis_url: str, action_url: str,
-                 platform: StubPlatform) -> Dict[str, str]:
+                 platform: PlatformStub) -> Dict[str, str]:
     """The replicas' environment: one secret set, outbound calls to the stub platform."""
     return dict(
         os.environ, DATABASE_URL=database_url, REDIS_URL=redis_url, ACTION_ENDPOINT_URL=action_url,
@@ -109,7 +100,7 @@ def _environment(database_url: str, redis_url: str, action_url: str,
         TWILIO_ACCOUNT_SID=clients.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN=clients.TWILIO_AUTH_TOKEN,
         TWILIO_API_BASE=platform.base, PUBLIC_BASE_URL=clients.PUBLIC_BASE_URL,
         TWILIO_SMS_FROM="+447700900999",
-        WHATSAPP_APP_SECRET=clients.WHATSAPP_APP_SECRET, WHATSAPP_API_BASE=f"{platform.base}/v19.0",
+        WHATSAPP_APP_SECRET=clients.WHATSAPP_APP_SECRET, WHATSAPP_API_BASE=graph_base(platform.base),
         WHATSAPP_PHONE_NUMBER_ID="1234567890", WHATSAPP_ACCESS_TOKEN="graph-token-for-scale-tests",
         WHATSAPP_VERIFY_TOKEN=uuid.uuid4().hex, RATE_LIMIT_MESSAGES="1000", PURGE_INTERVAL_HOURS="0",
         LOG_LEVEL="INFO", TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
@@ -133,15 +124,13 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
     name = f"clinic_scale_{uuid.uuid4().hex[:12]}"
     admin = make_url(postgres_admin_dsn)
     direct_url = _url(admin.set(drivername="postgresql+psycopg2", database=name))
-    _admin_execute(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
-    platform, proxy = StubPlatform(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
+    admin_execute(postgres_admin_dsn, f'CREATE DATABASE "{name}"')
+    platform, proxy = PlatformStub().serve_in_thread(), TcpProxy((admin.host or "127.0.0.1", admin.port or 5432))
     redis = RedisServer(folder, redis_server)
     action_port = free_port()
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
     proxied_url = _url(make_url(direct_url).set(host="127.0.0.1", port=proxy.port))
-    env = _environment(proxied_url, redis.url, action_url, platform)
-    actions = ManagedProcess("actions", [sys.executable, "-m", "bot", "actions"],
-                             dict(env, DATABASE_URL=direct_url, REDIS_URL=""), folder)
+    env = _environment(proxied_url, redis.url, action_url(action_port), platform)
+    actions = action_server(direct_url, action_port, folder / "actions.log", env, REDIS_URL="")
     replicas = [Replica("replica-a", env, folder), Replica("replica-b", env, folder)]
     engine = create_db_engine(direct_url)
     cluster = Cluster(*replicas, actions=actions, redis=redis, proxy=proxy, platform=platform,
@@ -153,7 +142,7 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
         actions.start()
         for replica in replicas:
             replica.start()
-        poll(lambda: _answers(actions, f"http://127.0.0.1:{action_port}/health"), 60, "action server /health")
+        actions.wait_until_answering(health_url(action_port), 60)
         cluster.heal()
         yield cluster
     finally:
@@ -161,19 +150,12 @@ def scale_cluster(request, tmp_path_factory, postgres_admin_dsn, trained_model) 
         proxy.close()
         platform.close()
         engine.dispose()
-        _admin_execute(postgres_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin_execute(postgres_admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _url(url) -> str:
     """A SQLAlchemy URL as a string, password included."""
     return url.render_as_string(hide_password=False)
-
-
-def _answers(process: ManagedProcess, url: str) -> bool:
-    """True when `url` answers 200; an AssertionError with the log if the process died."""
-    if not process.alive:
-        raise AssertionError(process.died())
-    return http_status(url) == 200
 
 
 @pytest.fixture

@@ -1,171 +1,27 @@
-"""Real processes on loopback for the scale-out tests: replicas, the action server, Redis, a database
-proxy the test can cut, and a stub Twilio / Graph API.
+"""Real processes on loopback for the scale-out tests: replicas, Redis, and a database proxy the
+test can cut (the action server and the stub Twilio / Graph API are tests/support's).
 
-Every child runs in its own process group (the action server starts `rasa_sdk` as a grandchild),
-writes stdout and stderr to a log file under the pytest tmp dir, and is stopped with SIGTERM, then
-SIGKILL. Children are started from the main thread with PR_SET_PDEATHSIG, so they also stop if
-pytest itself dies.
+Every child is a `tests.support.processes.ManagedProcess`: its own process group (the action
+server starts `rasa_sdk` as a grandchild), stdout and stderr in a log file under the pytest tmp dir,
+stopped with SIGTERM, then SIGKILL, and stopped too if pytest itself dies.
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
-from urllib.parse import parse_qsl
+from typing import Dict, List, Sequence, Tuple
 
-REPO = Path(__file__).resolve().parents[2]
-STOP_GRACE_SECONDS = 15
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def poll(condition: Callable[[], object], seconds: float, what: str, interval: float = 0.1):
-    """`condition()`'s first truthy value, checked every `interval` until `seconds` pass."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {seconds:.0f} s")
-        time.sleep(interval)
-
-
-def _die_with_parent() -> None:
-    """In the child: SIGTERM when pytest dies (Linux only; a no-op elsewhere)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def http_status(url: str, timeout: float = 2) -> Optional[int]:
-    """The HTTP status of GET `url`, or None if nothing answered."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return None
-
-
-class ManagedProcess:
-    """One child process (and its process group), its output in `<folder>/<name>-<n>.log`."""
-
-    def __init__(self, name: str, argv: Sequence[str], env: Dict[str, str], folder: Path) -> None:
-        self.name, self.argv, self.env, self.folder = name, list(argv), env, folder
-        self.process: Optional[subprocess.Popen] = None
-        self.starts = 0
-        self.log: Optional[Path] = None
-
-    def start(self) -> None:
-        """Start it (again); returns at once."""
-        assert threading.current_thread() is threading.main_thread(), "PDEATHSIG follows the starting thread"
-        self.starts += 1
-        self.log = self.folder / f"{self.name}-{self.starts}.log"
-        with self.log.open("wb") as output:
-            self.process = subprocess.Popen(self.argv, cwd=REPO, env=self.env, stdout=output,
-                                            stderr=subprocess.STDOUT, start_new_session=True,
-                                            preexec_fn=_die_with_parent)
-
-    @property
-    def alive(self) -> bool:
-        """True while the process runs."""
-        return self.process is not None and self.process.poll() is None
-
-    def _signal_group(self, sig: int) -> None:
-        """Send `sig` to the process group this child leads."""
-        try:
-            os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or the OOM killer would; wait until it is gone."""
-        if self.process is None:
-            return
-        self._signal_group(signal.SIGKILL)
-        self.process.wait(timeout=STOP_GRACE_SECONDS)
-        self.note("killed by the test (SIGKILL)")
-
-    def terminate(self) -> float:
-        """Send SIGTERM (as a rolling deploy does); the monotonic time it was sent."""
-        self._signal_group(signal.SIGTERM)
-        self.note("SIGTERM sent by the test")
-        return time.monotonic()
-
-    def pause(self) -> None:
-        """SIGSTOP the whole group: connections are still accepted, nothing is answered."""
-        self._signal_group(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        """SIGCONT after `pause()`."""
-        self._signal_group(signal.SIGCONT)
-
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after a grace period."""
-        stop_all([self])
-
-    def note(self, line: str) -> None:
-        """Append a harness line to the latest log."""
-        if self.log is not None:
-            with self.log.open("a") as output:
-                output.write(f"\n[harness] {line}\n")
-
-    def tail(self, chars: int = 4000) -> str:
-        """The end of the latest log."""
-        if self.log is None or not self.log.exists():
-            return "(no log)"
-        return self.log.read_bytes()[-chars:].decode("utf-8", "replace")
-
-    def died(self) -> str:
-        """A failure message for a child that exited early, with its log's tail."""
-        return f"{self.name} exited with status {self.process.returncode}:\n{self.tail()}"
-
-
-def stop_all(processes: Sequence[ManagedProcess]) -> None:
-    """SIGTERM every running process at once, SIGKILL what is left after the grace period; each
-    log ends with how long its process took and whether it had to be killed."""
-    started = time.monotonic()
-    running = [p for p in processes if p.process is not None and p.process.poll() is None]
-    for process in running:
-        process._signal_group(signal.SIGCONT)  # a paused process cannot handle SIGTERM
-        process._signal_group(signal.SIGTERM)
-    for process in running:
-        try:
-            process.process.wait(timeout=max(STOP_GRACE_SECONDS - (time.monotonic() - started), 0.1))
-            waited = time.monotonic() - started
-            process.note(f"exited {process.process.returncode} {waited:.1f} s after SIGTERM")
-        except subprocess.TimeoutExpired:
-            process._signal_group(signal.SIGKILL)
-            process.process.wait(timeout=STOP_GRACE_SECONDS)
-            process.note(f"still running {STOP_GRACE_SECONDS} s after SIGTERM: killed (SIGKILL)")
-    for process in processes:
-        if process.process is not None:
-            process._signal_group(signal.SIGKILL)  # grandchildren whose parent already exited
+from tests.support.ports import free_port
+from tests.support.processes import ROOT, ManagedProcess, http_status, poll
 
 
 def run_cli(args: Sequence[str], env: Dict[str, str], stdin: str = "") -> str:
     """`python -m bot ARGS` to completion; its output (an AssertionError with it on failure)."""
-    done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=REPO, env=env, input=stdin, text=True,
+    done = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, input=stdin, text=True,
                           capture_output=True, timeout=120)
     assert done.returncode == 0, f"python -m bot {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
@@ -178,7 +34,7 @@ class Replica(ManagedProcess):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(name, [sys.executable, "-m", "bot", "serve"],
-                         dict(env, HOST="127.0.0.1", PORT=str(self.port)), folder)
+                         dict(env, HOST="127.0.0.1", PORT=str(self.port)), folder / f"{name}.log")
 
     def healthy(self) -> bool:
         """True when /healthz answers 200; an AssertionError with the log if the process died."""
@@ -203,7 +59,7 @@ class RedisServer(ManagedProcess):
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         super().__init__("redis", [executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                   "--appendonly", "no"], dict(os.environ), folder)
+                                   "--appendonly", "no"], dict(os.environ), folder / "redis.log")
 
     def ping(self) -> bool:
         """True if the server answers PING."""
@@ -320,65 +176,3 @@ def _close(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
-
-
-class StubPlatform:
-    """Twilio's Messages API and Meta's Graph API on loopback: records what the replicas send."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.twilio: List[Dict[str, str]] = []
-        self.graph: List[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, name="stub-platform", daemon=True)
-        self.thread.start()
-
-    def _handler(self):
-        """The request handler class, bound to this stub."""
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if self.path.endswith("/Messages.json"):
-                    with stub.lock:
-                        stub.twilio.append(dict(parse_qsl(body.decode())))
-                        answer = {"sid": f"SM{len(stub.twilio):032d}"}
-                    self._json(201, answer)
-                elif self.path.endswith("/messages"):
-                    with stub.lock:
-                        stub.graph.append(json.loads(body))
-                        answer = {"messages": [{"id": f"wamid.out{len(stub.graph)}"}]}
-                    self._json(200, answer)
-                else:
-                    self._json(404, {"error": "unknown path"})
-
-            def _json(self, status: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:
-                """Quiet."""
-
-        return Handler
-
-    def sms_to(self, phone: str) -> List[str]:
-        """The bodies of every Twilio message sent to `phone`, in order."""
-        with self.lock:
-            return [m.get("Body", "") for m in self.twilio if m.get("To") == phone]
-
-    def whatsapp_to(self, phone: str) -> List[dict]:
-        """Every Graph API message sent to `phone` (digits only on the wire), in order."""
-        with self.lock:
-            return [m for m in self.graph if m.get("to") == phone.lstrip("+")]
-
-    def close(self) -> None:
-        """Stop serving."""
-        self.server.shutdown()
-        self.server.server_close()

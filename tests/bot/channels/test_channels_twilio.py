@@ -10,7 +10,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 from multidict import MultiDict
-from twilio.request_validator import RequestValidator
 
 from bot.channels import twilio as twilio_channel
 from bot.channels.messages import Button, ChannelSendError, MalformedWebhook, OutboundMessage
@@ -24,6 +23,7 @@ from bot.channels.twilio import (
     send_twilio,
 )
 from bot.settings import Settings
+from tests.support import signers
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token-123"
@@ -93,7 +93,7 @@ def make_config(api_base: str = "https://api.twilio.com") -> TwilioConfig:
 
 def twilio_signature(url: str, form) -> str:
     """The X-Twilio-Signature Twilio would send."""
-    return RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    return signers.twilio_signature(AUTH_TOKEN, url, form)
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def test_invalid_or_missing_signature_is_rejected(change: str) -> None:
     elif change == "dropped query":
         path = "/webhooks/twilio"
     elif change == "other token":
-        signature = RequestValidator("someone-else").compute_signature(PUBLIC_BASE + WEBHOOK_PATH, SMS_FORM)
+        signature = signers.twilio_signature("someone-else", PUBLIC_BASE + WEBHOOK_PATH, SMS_FORM)
     elif change == "garbage":
         signature = base64.b64encode(b"not a signature").decode()
     elif change == "missing":

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
-import hmac
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -23,6 +21,7 @@ from bot.channels.whatsapp import (
     within_customer_care_window,
 )
 from bot.settings import Settings
+from tests.support import signers
 
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -109,7 +108,7 @@ STATUS = {
 
 def sign(body: bytes, secret: str = APP_SECRET) -> str:
     """The X-Hub-Signature-256 header Meta would send."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return signers.meta_signature(secret, body)
 
 
 # --- configuration and handshake -----------------------------------------------------------------

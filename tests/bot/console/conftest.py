@@ -1,30 +1,25 @@
 """Fixtures for the staff console: the real application on a tmp SQLite database, a fake engine,
-a movable clock, recording deliverers, staff accounts, and a signed-in browser-like client."""
+a movable clock, recording deliverers, staff accounts, and a signed-in browser-like client.
+
+The database, `rows`, the clock and the deliverers are the shared ones from tests/support."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
-from datetime import datetime, timedelta, timezone
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
-from bot.channels.kinds import ChannelKind
 from bot.channels.messages import OutboundMessage
-from bot.channels.twilio import SMS
-from bot.channels.whatsapp import WHATSAPP
 from bot.clinic import staff as staff_accounts
-from bot.clinic.escalations import get_or_create_conversation
-from bot.db.models import Conversation, Escalation, Message, StaffRequest
 from bot.engine.turn import EngineTurn
 from bot.settings import Settings
-from bot.web.webchat import WEB
+from tests.support.clock import START, Clock
+from tests.support.deliverers import RecordingDeliverer, recording_deliverers
 
 PASSWORD = "correct horse battery"
-START = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 CSRF_IN_PAGE = re.compile(r'name="csrf-token" content="([^"]+)"')
 CSRF_IN_FORM = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -45,35 +40,6 @@ class FakeEngine:
         self.calls.append((sender_key, "/session_start"))
 
 
-class Clock:
-    """A clock the test moves by hand (console sessions, lockouts, audit times)."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs) -> None:
-        self.now += timedelta(**kwargs)
-
-
-class RecordingDeliverer:
-    """A channel of `kind` that records what it was asked to send."""
-
-    def __init__(self, kind: ChannelKind) -> None:
-        self.kind = kind
-        self.sent: List[Tuple[int, str, str]] = []
-        self.notices: List[Tuple[int, str]] = []
-
-    async def send(self, conversation, replies, author) -> None:
-        for reply in replies:
-            self.sent.append((conversation.id, reply.text, author))
-
-    async def notify_owner(self, conversation, owner, notice) -> None:
-        self.notices.append((conversation.id, owner))
-
-
 @pytest.fixture(autouse=True)
 def fast_hasher(monkeypatch):
     """Cheap argon2 parameters: the real ones take half a second per hash on purpose."""
@@ -87,9 +53,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return dataclasses.replace(Settings.from_env({}), database_url=db_url,
-                               session_secret=Fernet.generate_key().decode())
+def settings(settings: Settings) -> Settings:
+    """The shared test settings with a session secret for the console's cookies."""
+    return dataclasses.replace(settings, session_secret=Fernet.generate_key().decode())
 
 
 @pytest.fixture
@@ -104,7 +70,7 @@ def accounts(session_factory) -> Dict[str, int]:
 
 @pytest.fixture
 def deliverers() -> Dict[str, RecordingDeliverer]:
-    return {kind.name: RecordingDeliverer(kind) for kind in (WEB, SMS, WHATSAPP)}
+    return recording_deliverers()
 
 
 @pytest.fixture
@@ -169,55 +135,3 @@ async def client(aiohttp_client, console_app, deliverers):
 @pytest.fixture
 def console(client) -> Console:
     return Console(client)
-
-
-class Rows:
-    """Put conversations, messages, escalations and requests straight into the database."""
-
-    def __init__(self, session_factory) -> None:
-        self.factory = session_factory
-        self.numbers = itertools.count(1)
-
-    def conversation(self, channel: str = "web", external_id: Optional[str] = None, *, owner: str = "staff",
-                     patient_id: Optional[int] = None, last_patient_message_at: Optional[datetime] = None) -> int:
-        with self.factory.begin() as session:
-            conversation = Conversation(channel=channel, external_id=external_id or f"ext-{channel}-{next(self.numbers)}",
-                                        owner=owner, patient_id=patient_id, created_at=START,
-                                        last_patient_message_at=last_patient_message_at)
-            session.add(conversation)
-            session.flush()
-            return conversation.id
-
-    def message(self, conversation_id: int, text: str, author: str = "patient", at: datetime = START) -> int:
-        with self.factory.begin() as session:
-            message = Message(conversation_id=conversation_id, direction="in" if author == "patient" else "out",
-                              author=author, text=text, created_at=at)
-            session.add(message)
-            session.flush()
-            return message.id
-
-    def escalation(self, conversation_id: int, *, reason: str = "asked_for_person", priority: str = "normal",
-                   status: str = "waiting", at: datetime = START, assigned_to: Optional[int] = None,
-                   summary: str = "Asked to speak to someone.") -> int:
-        with self.factory.begin() as session:
-            escalation = Escalation(conversation_id=conversation_id, reason=reason, summary=summary,
-                                    priority=priority, status=status, created_at=at, assigned_to=assigned_to,
-                                    resolved_at=at if status == "resolved" else None)
-            session.add(escalation)
-            session.flush()
-            return escalation.id
-
-    def request(self, sender_key: str, kind: str = "reschedule", wishes: str = "Friday afternoon please",
-                patient_id: Optional[int] = None, appointment_id: Optional[int] = None) -> int:
-        with self.factory.begin() as session:
-            conversation_id = get_or_create_conversation(session, sender_key, START).id
-            request = StaffRequest(kind=kind, patient_id=patient_id, appointment_id=appointment_id,
-                                   conversation_id=conversation_id, wishes=wishes, status="open", created_at=START)
-            session.add(request)
-            session.flush()
-            return request.id
-
-
-@pytest.fixture
-def rows(session_factory) -> Rows:
-    return Rows(session_factory)

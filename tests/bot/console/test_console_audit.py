@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.clinic import audit
 from bot.db.models import AuditLog
-from tests.bot.console.conftest import START
+from tests.support.clock import START
 
 AUDIT_ROW = re.compile(r'<tr class="audit-row" data-audit-id="(\d+)" data-action="([\w_]+)">')
 

@@ -21,7 +21,7 @@ from bot.db.models import (
     TreatmentCourse,
     utcnow,
 )
-from tests.bot.console.conftest import START
+from tests.support.clock import START
 
 AUTHORS = re.compile(r'<li class="msg msg-\w+" data-author="(\w+)" data-message-id="(\d+)">')
 
@@ -114,7 +114,7 @@ async def test_a_reply_on_the_web_is_stored_as_staff_and_delivered(console, acco
         assert session.get(Conversation, conversation).owner == "staff"
         escalation = session.execute(select(Escalation)).scalars().one()
         assert (escalation.status, escalation.assigned_to) == ("assigned", accounts["staff"])
-    assert (conversation, "Hello, this is Jo.", "staff") in deliverers["web"].sent
+    assert (conversation, "staff", "Hello, this is Jo.") in deliverers["web"].sent_by_id()
     assert [r.actor_id for r in audit_rows(session_factory, "reply")] == [str(accounts["staff"])]
 
 
@@ -124,7 +124,7 @@ async def test_a_reply_by_sms_goes_out_by_sms(console, accounts, rows, session_f
     response = await console.post(f"/staff/conversations/{conversation}/reply", {"text": "We can call you."},
                                   json_api=True)
     assert response.status == 200 and await response.json() == {"ok": True, "message": "Reply sent to the patient."}
-    assert deliverers["sms"].sent == [(conversation, "We can call you.", "staff")]
+    assert deliverers["sms"].sent_by_id() == [(conversation, "staff", "We can call you.")]
     with session_factory() as session:
         assert session.execute(select(Message.author).where(Message.text == "We can call you.")).scalar() == "staff"
 
@@ -162,7 +162,7 @@ async def test_whatsapp_within_24_hours_is_sent(console, accounts, rows, deliver
     await console.signed_in_as("staff@clinic.example")
     response = await console.post(f"/staff/conversations/{conversation}/reply", {"text": "On time"}, json_api=True)
     assert response.status == 200
-    assert deliverers["whatsapp"].sent == [(conversation, "On time", "staff")]
+    assert deliverers["whatsapp"].sent_by_id() == [(conversation, "staff", "On time")]
 
 
 async def test_an_empty_reply_is_refused(console, accounts, rows, deliverers):
@@ -204,7 +204,7 @@ async def test_assign_to_me(console, accounts, rows, session_factory, deliverers
         escalation = session.execute(select(Escalation)).scalars().one()
         assert (escalation.status, escalation.assigned_to) == ("assigned", accounts["clinician"])
         assert session.get(Conversation, conversation).owner == "staff"
-    assert deliverers["web"].notices == [(conversation, "staff")]
+    assert deliverers["web"].notices_by_id() == [(conversation, "staff")]
     _, text = await console.page(f"/staff/conversations/{conversation}")
     assert 'id="escalation-assigned">you<' in text
     assert [r.actor_id for r in audit_rows(session_factory, "assign")] == [str(accounts["clinician"])]
@@ -236,7 +236,7 @@ async def test_hand_back_gives_the_conversation_to_the_bot(console, console_app,
         told = session.execute(select(Message).where(Message.conversation_id == conversation,
                                                      Message.author == "system")).scalars().all()
     assert told, "the patient is told the assistant is back"
-    assert deliverers["web"].notices[-1] == (conversation, "bot")
+    assert deliverers["web"].notices_by_id()[-1] == (conversation, "bot")
     assert [r.actor_id for r in audit_rows(session_factory, "hand_back")] == [str(accounts["staff"])]
     # The bot answers the next message again.
     outcome = await console_app[ROUTER].receive(InboundMessage(

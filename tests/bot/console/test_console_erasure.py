@@ -16,8 +16,8 @@ from bot.db.models import (
     StaffRequest,
     TreatmentCourse,
 )
-from tests.bot.console.conftest import START
 from tests.bot.privacy.helpers import add_events, create_events_table, event_senders
+from tests.support.clock import START
 
 PHONE = "+447700900123"
 

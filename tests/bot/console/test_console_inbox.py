@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.appkeys import EVENTS
 from bot.conversations.events import InboxEvent
 from bot.db.models import Appointment, AuditLog, Patient, StaffRequest, TreatmentCourse
-from tests.bot.console.conftest import START
+from tests.support.clock import START
 
 ROW = re.compile(r'<tr class="inbox-row[^"]*" data-conversation-id="(\d+)"\s+data-escalation-id="\d+" '
                  r'data-priority="(\w+)" data-status="(\w+)">')

@@ -9,7 +9,7 @@ import pytest
 from bot.channels.keywords import help_text
 from bot.conversations.replies import Replies
 from bot.settings import Settings
-from tests.test_knowledge import BANNED_PHRASES
+from tests.support.phrases import BANNED_PHRASES
 
 CLINIC = Settings.from_env({}).clinic
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)

@@ -13,12 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import socket
-import subprocess
-import sys
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import AsyncIterator, FrozenSet, List, Optional, Tuple
 
 import aiohttp
@@ -26,19 +20,15 @@ import pytest
 from aiohttp import web
 
 from bot.settings import Settings
+from tests.support import processes
+from tests.support.database import demo_clinic_database
+from tests.support.ports import free_port
+from tests.support.rows import Rows
 
-ROOT = Path(__file__).resolve().parents[3]
 ACTION_TIMEOUT_SECONDS = 1.5
 ENGINE_TIMEOUT_SECONDS = 10.0
 HANG_LIMIT_SECONDS = 60.0
 FAILURE_MODES = ("refused", "http_500", "hang")
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class StubActionServer:
@@ -144,21 +134,9 @@ def event_loop_policy():
 
 
 @pytest.fixture(scope="module")
-def engine_db(tmp_path_factory) -> str:
+def engine_db(tmp_path_factory, migrated_sqlite_template) -> str:
     """A migrated SQLite database with the demo clinic seeded now."""
-    from bot.clinic.demo import seed_demo_clinic
-    from bot.db.migrate import upgrade_database
-    from bot.db.session import create_db_engine, make_session_factory
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('engine') / 'clinic.db'}"
-    upgrade_database(url)
-    engine = create_db_engine(url)
-    try:
-        seed_demo_clinic(make_session_factory(engine), datetime.now(timezone.utc),
-                         Settings.from_env({"DATABASE_URL": url}).clinic.timezone)
-    finally:
-        engine.dispose()
-    return url
+    return demo_clinic_database(migrated_sqlite_template, tmp_path_factory.mktemp("engine") / "clinic.db")
 
 
 @pytest.fixture(scope="module")
@@ -173,28 +151,19 @@ def clinic_sessions(engine_db):
 
 @pytest.fixture(scope="module")
 def action_server(engine_db, tmp_path_factory):
-    """`rasa_sdk` on a free port against the module's database, started (not yet healthy)."""
+    """The action server on a free port against the module's database, started (not yet healthy);
+    (the process, its port)."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("actions") / "action-server.log"
-    env = dict(os.environ, DATABASE_URL=engine_db, SANIC_HOST="127.0.0.1")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    yield process, f"http://127.0.0.1:{port}", log_path
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with processes.stopping(processes.action_server(engine_db, port, log_path)) as process:
+        yield process, port
 
 
 @pytest.fixture(scope="module")
 async def stub(action_server) -> AsyncIterator[StubActionServer]:
     """The controllable action endpoint, proxying to the real action server."""
-    _, base_url, _ = action_server
-    server = StubActionServer(f"{base_url}/webhook", free_port())
+    _, port = action_server
+    server = StubActionServer(processes.action_url(port), free_port())
     await server.start()
     yield server
     await server.close()
@@ -213,15 +182,14 @@ def engine_settings(engine_db, stub, trained_model) -> Settings:
 async def rasa_engine(engine_settings, action_server):
     """The trained model, loaded once; ready when the action server answers too."""
     from bot.engine.agent import RasaEngine
-    from bot.runner import wait_until_healthy
 
     engine = RasaEngine(engine_settings, action_timeout_seconds=engine_settings.action_timeout_seconds)
     await engine.load()
-    process, base_url, log_path = action_server
+    process, port = action_server
     try:
-        await asyncio.to_thread(wait_until_healthy, f"{base_url}/health", process, 60)
+        await asyncio.to_thread(process.wait_until_answering, processes.health_url(port), 60)
     except RuntimeError as error:
-        pytest.fail(f"{error}: {log_path.read_text(errors='replace')[-2000:]}")
+        pytest.fail(str(error))
     assert engine.ready
     yield engine
     close = getattr(engine, "close", None)
@@ -232,10 +200,4 @@ async def rasa_engine(engine_settings, action_server):
 @pytest.fixture(scope="module")
 def clinic_staff_id(clinic_sessions) -> int:
     """A staff member in the module's database (who hands conversations back)."""
-    from bot.db.models import StaffUser
-
-    with clinic_sessions.begin() as session:
-        user = StaffUser(email="sam@clinic.example", password_hash="not-a-hash", role="staff")
-        session.add(user)
-        session.flush()
-        return user.id
+    return Rows(clinic_sessions).staff_user("sam@clinic.example")

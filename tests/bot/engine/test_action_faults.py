@@ -18,7 +18,7 @@ from bot.channels.messages import InboundMessage
 from bot.conversations.router import ConversationRouter, Outcome, RouterLimits
 from bot.db.models import Conversation, Escalation, Message
 from tests.bot.engine.conftest import ACTION_TIMEOUT_SECONDS, ENGINE_TIMEOUT_SECONDS, FAILURE_MODES
-from tests.bot.fakes import RecordingDeliverer
+from tests.support.deliverers import RecordingDeliverer
 
 pytestmark = [pytest.mark.model, pytest.mark.asyncio(scope="module")]
 

@@ -5,79 +5,38 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
-import os
-import subprocess
-import sys
-import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-import requests
 
-from bot.clinic.demo import seed_demo_clinic
 from bot.logging_setup import configure_logging
 from bot.settings import Settings
 from tests.bot.privacy.helpers import TEXT, leaks
+from tests.support import processes
+from tests.support.database import demo_clinic_database
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.model
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
-def clinic_db(tmp_path) -> str:
+def clinic_db(tmp_path, migrated_sqlite_template) -> str:
     """A migrated SQLite database with the demo clinic (Alex Morgan, MC-1001, born 12/04/1988)."""
-    from bot.db.migrate import upgrade_database
-    from bot.db.session import create_db_engine, make_session_factory
-
-    url = f"sqlite:///{tmp_path / 'clinic.db'}"
-    upgrade_database(url)
-    engine = create_db_engine(url)
-    seed_demo_clinic(make_session_factory(engine), datetime.now(timezone.utc),
-                     Settings.from_env({"DATABASE_URL": url}).clinic.timezone)
-    engine.dispose()
-    return url
+    return demo_clinic_database(migrated_sqlite_template, tmp_path / "clinic.db")
 
 
 @pytest.fixture
 def action_server(clinic_db, tmp_path):
-    """`python -m rasa_sdk --actions actions` on a free port; its output goes to a file the test reads."""
+    """The action server on a free port; its output goes to a file the test reads.
+    (its webhook URL, that file)."""
     port = free_port()
-    output = tmp_path / "action-server.log"
-    env = dict(os.environ, DATABASE_URL=clinic_db, SANIC_HOST="127.0.0.1", IDENTITY_SIGNING_KEY="k" * 32)
-    with output.open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"action server exited: {output.read_text()[-2000:]}")
-            try:
-                if requests.get(f"{url}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("action server did not start within 90 s")
-            time.sleep(0.3)
-        yield f"{url}/webhook", output
-    finally:
-        process.terminate()
+    process = processes.action_server(clinic_db, port, tmp_path / "action-server.log", IDENTITY_SIGNING_KEY="k" * 32)
+    with processes.stopping(process):
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            process.wait_until_answering(processes.health_url(port), 90)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+        yield processes.action_url(port), process.log
 
 
 async def test_real_rasa_turns_leave_no_personal_data_in_the_logs(
@@ -88,7 +47,7 @@ async def test_real_rasa_turns_leave_no_personal_data_in_the_logs(
     from bot.db.session import create_db_engine, make_session_factory
     from bot.engine.agent import RasaEngine
     from bot.web.webchat import WEB
-    from tests.bot.fakes import RecordingDeliverer
+    from tests.support.deliverers import RecordingDeliverer
 
     action_url, action_log = action_server
     settings = dataclasses.replace(Settings.from_env({"DATABASE_URL": clinic_db}), action_endpoint_url=action_url,
@@ -102,7 +61,8 @@ async def test_real_rasa_turns_leave_no_personal_data_in_the_logs(
     router = ConversationRouter(settings, make_session_factory(db), engine)  # no screen: Rasa hears it all
     deliverer = RecordingDeliverer(WEB)
     router.register(deliverer)
-    router.register(RecordingDeliverer(SMS, sent=deliverer.sent, notices=deliverer.notices))  # one record
+    router.register(RecordingDeliverer(SMS, deliveries=deliverer.deliveries,
+                                       owner_notices=deliverer.owner_notices))  # one record
     try:
         turns = [("web", "privacy-web-1", "when is my next appointment"), ("web", "privacy-web-1", "MC-1001"),
                  ("web", "privacy-web-1", "12/04/1988"), ("web", "privacy-web-1", TEXT),

@@ -4,8 +4,8 @@ import re
 import pytest
 
 from bot.safety import ScreenResult, after_effect_reply, red_flag_reply, red_flag_summary
-from tests.bot.safety.conftest import make_clinic
-from tests.test_knowledge import BANNED_PHRASES
+from tests.support.phrases import BANNED_PHRASES
+from tests.support.settings import make_clinic
 
 EXTRA_BANNED = [r"don'?t worry", r"nothing to worry", r"perfectly normal", r"completely normal", r"\bsafe\b",
                 r"\bpromise"]

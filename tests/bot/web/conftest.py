@@ -1,4 +1,6 @@
-"""The application on a migrated SQLite database with a scripted engine, served on a real port."""
+"""The application on a migrated SQLite database with a scripted engine, served on a real port.
+
+`settings` has the fake platform accounts of tests/support/platforms.py."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,9 +11,7 @@ from bot.app import create_app
 from bot.appkeys import ROUTER
 from bot.settings import Settings
 from tests.bot.fakes import KeywordScreen, ScriptedEngine
-
-TWILIO_TOKEN = "twilio-auth-token-for-tests"
-WHATSAPP_SECRET = "meta-app-secret-for-tests"
+from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET
 
 
 @pytest.fixture
@@ -21,11 +21,12 @@ def engine(session_factory) -> ScriptedEngine:
 
 @pytest.fixture
 def settings(db_url) -> Settings:
+    """Settings with the fake Twilio and WhatsApp accounts and an identity key."""
     return Settings.from_env({
-        "DATABASE_URL": db_url, "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "DATABASE_URL": db_url, "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": TWILIO_AUTH_TOKEN,
         "PUBLIC_BASE_URL": "https://bot.clinic.example", "TWILIO_SMS_FROM": "+447700900999",
         "TWILIO_WHATSAPP_FROM": "+447700900998", "WHATSAPP_VERIFY_TOKEN": "verify-me",
-        "WHATSAPP_APP_SECRET": WHATSAPP_SECRET, "IDENTITY_SIGNING_KEY": "s" * 32,
+        "WHATSAPP_APP_SECRET": WHATSAPP_APP_SECRET, "IDENTITY_SIGNING_KEY": "s" * 32,
     })
 
 

@@ -1,7 +1,7 @@
 """The public pages: the demo clinic page, the embeddable widget script, and /healthz."""
 from __future__ import annotations
 
-from tests.bot.web.test_webchat import unreachable_database
+from tests.support.database import unreachable_engine
 
 
 async def test_healthz_is_503_while_the_model_loads_then_200(client, engine):
@@ -17,7 +17,7 @@ async def test_healthz_is_503_while_the_model_loads_then_200(client, engine):
 async def test_healthz_is_503_when_the_database_is_down(client):
     from bot.appkeys import SESSION_FACTORY
 
-    client.app[SESSION_FACTORY] = unreachable_database()
+    client.app[SESSION_FACTORY].configure(bind=unreachable_engine())  # the app's state is frozen once started
     response = await client.get("/healthz")
     body = await response.json()
     assert response.status == 503 and body["status"] == "unavailable"

@@ -10,6 +10,7 @@ import socketio
 from sqlalchemy import select
 
 from bot.db.models import Conversation, Message
+from tests.support.database import unreachable_database
 
 WAIT = 5
 
@@ -222,13 +223,6 @@ async def test_user_uttered_before_session_request_is_told_to_reload(client):
         assert "reload" in data["text"]
     finally:
         await close_socket(sio)
-
-
-def unreachable_database():
-    """A session factory for a PostgreSQL server that is not there (connection refused at once)."""
-    from bot.db.session import create_db_engine, make_session_factory
-
-    return make_session_factory(create_db_engine("postgresql+psycopg2://clinic@127.0.0.1:9/clinic"))
 
 
 async def test_database_down_tells_the_web_patient_plainly(chat, router):

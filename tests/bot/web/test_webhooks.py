@@ -3,59 +3,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
-import hmac
 import json
-from typing import Dict, List
+from typing import Dict
 
 import pytest
-from aiohttp import web
 from sqlalchemy import func, select
-from twilio.request_validator import RequestValidator
 
 from bot.db.models import ConsentRecord, InboundReceipt, Message
-from tests.bot.web.conftest import TWILIO_TOKEN, WHATSAPP_SECRET
-from tests.bot.web.test_webchat import unreachable_database
+from tests.support import signers
+from tests.support.database import unreachable_database
+from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET, PlatformStub, graph_base
 
 PATIENT = "+447700900123"
 PUBLIC = "https://bot.clinic.example"
 
 
-class StubPlatform:
-    """Records what the application sends to Twilio's Messages API and Meta's Graph API."""
-
-    def __init__(self) -> None:
-        self.twilio: List[Dict[str, str]] = []
-        self.graph: List[dict] = []
-        self.arrived = asyncio.Event()
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_post("/2010-04-01/Accounts/{sid}/Messages.json", self.twilio_message)
-        app.router.add_post("/v19.0/{number_id}/messages", self.graph_message)
-        return app
-
-    async def twilio_message(self, request: web.Request) -> web.Response:
-        self.twilio.append(dict(await request.post()))
-        self.arrived.set()
-        return web.json_response({"sid": f"SM{len(self.twilio):032d}"}, status=201)
-
-    async def graph_message(self, request: web.Request) -> web.Response:
-        self.graph.append(await request.json())
-        self.arrived.set()
-        return web.json_response({"messages": [{"id": f"wamid.{len(self.graph)}"}]})
-
-    async def wait_for(self, attribute: str, count: int, seconds: float = 5) -> list:
-        deadline = asyncio.get_running_loop().time() + seconds
-        while len(getattr(self, attribute)) < count:
-            assert asyncio.get_running_loop().time() < deadline, f"only {len(getattr(self, attribute))} sent"
-            await asyncio.sleep(0.02)
-        return getattr(self, attribute)
-
-
 @pytest.fixture
 async def platform(aiohttp_server):
-    stub = StubPlatform()
+    stub = PlatformStub()
     server = await aiohttp_server(stub.app())
     stub.base = str(server.make_url("")).rstrip("/")
     return stub
@@ -64,7 +29,7 @@ async def platform(aiohttp_server):
 @pytest.fixture
 async def client(aiohttp_client, make_app, settings, platform):
     app = make_app(settings, twilio=dataclasses.replace(settings.twilio, api_base=platform.base),
-                   whatsapp=dataclasses.replace(settings.whatsapp, api_base=f"{platform.base}/v19.0",
+                   whatsapp=dataclasses.replace(settings.whatsapp, api_base=graph_base(platform.base),
                                                 phone_number_id="1234567890", access_token="graph-token"))
     return await aiohttp_client(app)
 
@@ -75,8 +40,7 @@ def sms_form(body: str, sid: str = "SM" + "a" * 32, sender: str = PATIENT) -> Di
 
 
 def twilio_headers(form: Dict[str, str], path: str = "/webhooks/twilio") -> Dict[str, str]:
-    signature = RequestValidator(TWILIO_TOKEN).compute_signature(PUBLIC + path, form)
-    return {"X-Twilio-Signature": signature}
+    return signers.twilio_headers(TWILIO_AUTH_TOKEN, PUBLIC + path, form)
 
 
 async def post_twilio(client, form, headers=None):
@@ -192,9 +156,8 @@ def whatsapp_body(text: str = "hello", message_id: str = "wamid.in1", interactiv
                        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
 
 
-def meta_headers(body: bytes, secret: str = WHATSAPP_SECRET) -> Dict[str, str]:
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
+def meta_headers(body: bytes, secret: str = WHATSAPP_APP_SECRET) -> Dict[str, str]:
+    return signers.meta_headers(secret, body)
 
 
 async def test_whatsapp_verification_handshake(client):
