@@ -323,12 +323,17 @@ async def test_whatsapp_stop_is_confirmed_once_and_help_says_who_we_are(router, 
     assert len(deliverers["whatsapp"].sent) == count
 
 
-async def test_staff_reply_on_whatsapp_after_24_hours_needs_a_template(router, session_factory):
-    await router.receive(message("hello", channel="whatsapp", sender=PHONE, message_id="w1"))
+def patient_last_wrote(session_factory, ago: timedelta) -> int:
+    """Pretend the only conversation's patient last wrote `ago`; its id."""
     with session_factory.begin() as session:
         conversation = session.execute(select(Conversation)).scalar_one()
-        conversation.last_patient_message_at = datetime.now(timezone.utc) - timedelta(hours=25)
-        conversation_id = conversation.id
+        conversation.last_patient_message_at = datetime.now(timezone.utc) - ago
+        return conversation.id
+
+
+async def test_staff_reply_on_whatsapp_after_24_hours_needs_a_template(router, session_factory):
+    await router.receive(message("hello", channel="whatsapp", sender=PHONE, message_id="w1"))
+    conversation_id = patient_last_wrote(session_factory, timedelta(hours=25))
     with pytest.raises(StaffActionError, match="template"):
         await router.staff_reply(conversation_id, None, "Hello again")
 
@@ -340,10 +345,7 @@ async def test_the_router_follows_what_the_channel_says_not_its_name(settings, s
     router = ConversationRouter(settings, session_factory, engine)
     router.register(strict)
     await router.receive(message("hello", channel="sms", sender=PHONE, message_id="s1"))
-    with session_factory.begin() as session:
-        conversation = session.execute(select(Conversation)).scalar_one()
-        conversation.last_patient_message_at = datetime.now(timezone.utc) - timedelta(minutes=61)
-        conversation_id = conversation.id
+    conversation_id = patient_last_wrote(session_factory, timedelta(minutes=61))
     with pytest.raises(StaffActionError, match="window closed"):
         await router.staff_reply(conversation_id, None, "Hello again")
     await router.receive(message("STOP", channel="sms", sender=PHONE, message_id="s2"))
