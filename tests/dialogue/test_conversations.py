@@ -17,7 +17,7 @@ class Patient:
 
     async def say(self, text):
         self.last = await self.agent.handle_text(text, sender_id=self.sender_id) or []
-        return "\n".join(m.get("text") or "" for m in self.last)
+        return "\n".join(m["text"] for m in self.last if m.get("text"))  # custom messages carry none
 
     def buttons(self):
         return [b for m in self.last for b in m.get("buttons") or []]

@@ -103,6 +103,6 @@ async def test_replica_killed_during_a_handoff_staff_carry_on_from_the_other_rep
     topic, question = QUESTIONS[0]
     assert await exchange(patient, cluster.sessions, conversation, question) == [faq_answer(topic)]
     assert [author for _, author, _ in stored_messages(cluster.sessions, conversation)] == [
-        "patient", "bot", "bot", "patient", "staff", "system", "patient", "bot"]
+        "patient", "bot", "bot", "patient", "bot", "staff", "system", "patient", "bot"]  # the 2nd "bot": the ack
     assert escalations_of(cluster.sessions, conversation) == [("asked_for_person", "resolved")]
     assert tracker_user_texts(cluster.sessions, f"web:{session_id}") == [ASK_FOR_PERSON, question]

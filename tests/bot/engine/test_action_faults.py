@@ -125,7 +125,8 @@ async def test_failing_session_start_apologises_and_hands_the_first_message_to_s
         assert stub.actions_since(calls) == reached
         assert_handed_to_staff(clinic_sessions, deliverer, session_id, BOOKING_QUESTION, seconds, outcome)
         later, _ = await say(router, session_id, "hello?")
-        assert later.handled_by == "staff" and len(sent_to(deliverer, session_id)) == 1
+        assert later.handled_by == "staff"  # the bot stays out of it; the patient hears their message is with the team
+        assert len(sent_to(deliverer, session_id)) == 2 and "with the clinic team" in sent_to(deliverer, session_id)[-1]
     await assert_recovered(router, deliverer, stub)
 
 
