@@ -74,6 +74,8 @@ CSV_COLUMNS = ("id", "at_utc", "actor_type", "actor_id", "actor_email", "action"
 def _now(request: web.Request) -> datetime:
     """The console's clock."""
     return request.app[CONSOLE_OPTIONS].clock()
+# The largest id an INTEGER column holds on PostgreSQL (ids and pages beyond it cannot exist).
+MAX_DATABASE_INTEGER = 2**31 - 1
 
 
 def _tz(request: web.Request) -> ZoneInfo:
@@ -110,14 +112,20 @@ async def _form(request: web.Request) -> Dict[str, str]:
 
 
 def _int_param(request: web.Request, name: str) -> int:
-    """A numeric path or query parameter (404 / 400 otherwise)."""
-    raw = request.match_info.get(name) if name in request.match_info else request.query.get(name, "0")
+    """A numeric path or query parameter: 400 if it is not a number, negative, or a query value
+    beyond any id or page the database can hold; 404 for such a path id (nothing has it)."""
+    in_path = name in request.match_info
+    raw = request.match_info.get(name) if in_path else request.query.get(name, "0")
     try:
         value = int(raw or "0")
     except ValueError as error:
         raise web.HTTPBadRequest(text=f"{name} must be a number") from error
     if value < 0:
         raise web.HTTPBadRequest(text=f"{name} must not be negative")
+    if value > MAX_DATABASE_INTEGER:  # SQLite and PostgreSQL would refuse it with an error (500)
+        if in_path:
+            raise web.HTTPNotFound(text=f"no such {name}")
+        raise web.HTTPBadRequest(text=f"{name} is too large")
     return value
 
 

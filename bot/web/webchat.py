@@ -239,7 +239,7 @@ class WebChat:
         if not session_id or not session.get("widget"):
             return
         before = data.get("before") if isinstance(data, dict) else None
-        before = before if isinstance(before, int) and not isinstance(before, bool) and before > 0 else None
+        before = before if isinstance(before, int) and not isinstance(before, bool) and 0 < before < 2**31 else None
         now = utcnow()
         try:
             with sessions() as db:

@@ -97,6 +97,20 @@ async def test_an_unknown_conversation_is_404(console, accounts):
     assert (await console.client.get("/staff/api/conversations/999")).status == 404
 
 
+async def test_huge_numbers_in_the_address_are_404_or_400_never_a_server_error(console, accounts, rows):
+    """Beyond what an INTEGER column holds, SQLite and PostgreSQL raise: the console answers first."""
+    await console.signed_in_as("admin@clinic.example")
+    huge = "99999999999999999999"
+    conversation = rows.conversation()
+    for path, status, says in [(f"/staff/conversations/{huge}", 404, "no such id"),
+                               (f"/staff/api/conversations/{huge}", 404, "no such id"),
+                               (f"/staff/api/conversations/{conversation}?after={huge}", 400, "after is too large"),
+                               (f"/staff/audit?page={huge}", 400, "page is too large"),
+                               ("/staff/audit?page=2147483647", 200, "Audit log")]:
+        response = await console.client.get(path)
+        assert (response.status, says in await response.text()) == (status, True), path
+
+
 async def test_a_reply_on_the_web_is_stored_as_staff_and_delivered(console, accounts, rows, session_factory,
                                                                     deliverers):
     conversation = seed_conversation(rows)
