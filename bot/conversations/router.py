@@ -173,7 +173,7 @@ class ConversationRouter:
             if text.startswith("/") and text not in {button.payload for button in offered}:
                 # An old button pressed again: the patient chose its words, not the old question's answer.
                 stale_title = store.earlier_button_titled(session, conversation.id, text)
-            store.record_inbound(session, conversation, stale_title or text or "[attachment without text]", now,
+            store.record_inbound(session, conversation, self.stored_text(stale_title or text), now,
                                  inbound.channel_message_id)
             accepted = Accepted(
                 inbound=inbound, text=text, conversation=ConversationRef.of(conversation),
@@ -184,6 +184,15 @@ class ConversationRouter:
                 welcomed=first_contact and store.has_outbound(session, conversation.id))
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
         return accepted
+
+    def stored_text(self, text: str) -> str:
+        """What is kept of a patient's message: all of it up to the size limit, then a note of its length."""
+        if not text:
+            return "[attachment without text]"
+        limit = self.limits.max_message_chars
+        if len(text) <= limit:
+            return text
+        return f"{text[:limit]}\n[message truncated: {len(text):,} characters in all]"
 
     async def process(self, accepted: "Accepted") -> Outcome:
         """Decide the replies to an accepted message, then store and deliver them."""
@@ -221,20 +230,22 @@ class ConversationRouter:
         """The replies to one message from a patient who has not opted out.
 
         The red-flag screen comes first: a long message or a flood can still report an emergency.
+        Then the rate limit (oversized messages count too), then staff ownership: while staff have
+        the conversation, nothing but the rate-limited acknowledgement is sent, whatever its size.
         """
         flagged = self._screen(text)
         if flagged is not None and flagged.is_red_flag:
             outcome.handled_by = "screen"
             return await self._red_flag(ref, flagged)
-        if len(text) > self.limits.max_message_chars:
-            outcome.handled_by = "limit"
-            return [self.replies.too_long(len(text), self.limits.max_message_chars)]
         verdict = self.limiter.check(ref.sender_key)
         if verdict is not Verdict.ALLOW:
             outcome.handled_by = "limit"
             return [self.replies.slow_down()] if verdict is Verdict.REFUSE_AND_TELL else []
         if ref.owner == "staff":
             return await self._while_staff_own(ref, outcome)
+        if len(text) > self.limits.max_message_chars:
+            outcome.handled_by = "limit"
+            return [self.replies.too_long(len(text), self.limits.max_message_chars)]
         if not text:
             outcome.handled_by = "bot"
             return [self.replies.media_only()]

@@ -278,7 +278,26 @@ async def test_oversized_message_gets_a_clear_reply_and_is_kept(router, engine, 
     assert outcome.handled_by == "limit" and engine.calls == []
     assert "2,001 characters" in deliverers["web"].texts()[-1]
     _, rows = transcript(session_factory)
-    assert rows[0] == ("in", "patient", text)
+    assert rows[0] == ("in", "patient", "x" * 2000 + "\n[message truncated: 2,001 characters in all]")
+
+
+async def test_oversized_messages_count_against_the_limit_and_get_no_answer_while_staff_own_it(
+        router, engine, deliverers, session_factory):
+    big = "y" * 60_000
+    outcomes = [await router.receive(message(big)) for _ in range(8)]
+    assert [o.handled_by for o in outcomes] == ["limit"] * 8
+    assert sum("60,000 characters" in t for t in deliverers["web"].texts()) == 5  # then the flood limit
+    assert sum("faster than I can answer" in t for t in deliverers["web"].texts()) == 1
+    other = message("a person please", sender="session-2")
+    await router.receive(other)
+    before = len(deliverers["web"].sent)
+    for _ in range(3):
+        outcome = await router.receive(message(big, sender="session-2"))
+        assert outcome.handled_by == "staff"
+    assert len(deliverers["web"].sent) - before == 1  # one acknowledgement, never a "too long" reply
+    with session_factory() as session:
+        stored = session.execute(select(Message.text).where(Message.direction == "in")).scalars().all()
+    assert max(map(len, stored)) < 2100  # kept truncated, with the length noted
 
 
 async def test_flood_is_refused_after_the_limit_and_the_patient_is_told_once(router, engine, deliverers,
