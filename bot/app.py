@@ -29,7 +29,7 @@ from bot.channels import twilio, whatsapp
 from bot.channels.twilio import TwilioDeliverer
 from bot.console import setup_console
 from bot.conversations.events import InboxEvents
-from bot.conversations.router import ConversationRouter, Deliverer, Engine, RouterLimits, Screen
+from bot.conversations.router import ConversationRouter, Engine, RouterLimits, Screen
 from bot.db.session import create_db_engine, make_session_factory
 from bot.privacy.schedule import periodic_purge
 from bot.settings import Settings
@@ -126,19 +126,24 @@ def _router_context(screen: Optional[Screen], use_default_screen: bool) -> Clean
         router = ConversationRouter(settings, app[SESSION_FACTORY], app[ENGINE], events=app[EVENTS],
                                     screen=chosen, limits=router_limits(settings))
         router.register(WebDeliverer(app[WEBCHAT].sio, settings.clinic.timezone))
-        router.register(TwilioDeliverer(app[HTTP_CLIENT], settings.twilio, twilio.SMS))
-        router.register(whatsapp_deliverer(app[HTTP_CLIENT], settings))
+        register_phone_deliverers(router, app[HTTP_CLIENT], settings)
         app[ROUTER] = router
         yield
 
     return context
 
 
-def whatsapp_deliverer(http: aiohttp.ClientSession, settings: Settings) -> Deliverer:
-    """The Cloud API when WHATSAPP_PHONE_NUMBER_ID is set, else Twilio's WhatsApp numbers."""
-    if settings.whatsapp.phone_number_id:
-        return whatsapp.CloudApiDeliverer(http, settings.whatsapp)
-    return TwilioDeliverer(http, settings.twilio, whatsapp.WHATSAPP)
+def register_phone_deliverers(router: ConversationRouter, http: aiohttp.ClientSession, settings: Settings) -> None:
+    """SMS through Twilio; WhatsApp through both platforms, each answering what came in through it.
+
+    A WhatsApp conversation that never wrote in (or came before this was recorded) goes through the
+    Cloud API when WHATSAPP_PHONE_NUMBER_ID is set, else through Twilio's WhatsApp numbers.
+    """
+    router.register(TwilioDeliverer(http, settings.twilio, twilio.SMS))
+    cloud_api = bool(settings.whatsapp.phone_number_id)
+    router.register(TwilioDeliverer(http, settings.twilio, whatsapp.WHATSAPP), default=not cloud_api)
+    if cloud_api:
+        router.register(whatsapp.CloudApiDeliverer(http, settings.whatsapp))
 
 
 def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: Optional[Screen] = None,

@@ -80,6 +80,10 @@ class InboundMessage:
     reply_to_payload: Optional[str] = None
     # Web chat: the browser tab that sent it (verification is bound to one tab); None elsewhere.
     client: Optional[str] = None
+    # Phone channels: the platform it came through ("twilio" or "meta", which must answer it too)
+    # and the clinic's number the patient wrote to (E.164).
+    provider: Optional[str] = None
+    clinic_address: Optional[str] = None
 
 
 def _normalise_reply(text: str) -> str:

@@ -56,6 +56,7 @@ _NO_DEFAULT_REGION = "ZZ"
 
 TwilioChannel = Literal["sms", "whatsapp"]
 DEFAULT_API_BASE = "https://api.twilio.com"
+PROVIDER = "twilio"
 # Twilio handles STOP/START/HELP on SMS itself (and confirms them); we record them too.
 SMS = ChannelKind("sms", phone_numbers=True)
 
@@ -70,6 +71,7 @@ class TwilioConfig:
     public_base_url: str = ""
     from_sms: str = ""
     from_whatsapp: str = ""
+    messaging_service_sid: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "TwilioConfig":
@@ -81,6 +83,7 @@ class TwilioConfig:
             public_base_url=env.get("PUBLIC_BASE_URL", ""),
             from_sms=env.get("TWILIO_SMS_FROM", ""),
             from_whatsapp=env.get("TWILIO_WHATSAPP_FROM", ""),
+            messaging_service_sid=env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
         )
 
 
@@ -130,6 +133,8 @@ def parse_inbound(form: Mapping[str, str], *, received_at: Optional[datetime] = 
         has_media=_media_count(form) > 0,
         received_at=received_at or datetime.now(timezone.utc),
         reply_to_payload=(form.get("ButtonPayload") or "").strip() or None,  # WhatsApp quick reply
+        provider=PROVIDER,
+        clinic_address=normalise_phone(form.get("To") or "", _NO_DEFAULT_REGION),
     )
 
 
@@ -158,18 +163,24 @@ def _with_prefix(number: str) -> str:
     return number if number.lower().startswith(WHATSAPP_PREFIX) else f"{WHATSAPP_PREFIX}{number}"
 
 
-def _addresses(config: TwilioConfig, channel: str, to_e164: str) -> tuple:
-    """(To, From) for the channel; ChannelSendError when the sending number is not configured."""
+def _addresses(config: TwilioConfig, channel: str, to_e164: str, reply_from: Optional[str] = None) -> dict:
+    """To and the sender: From (the configured number, else the clinic number the patient wrote to)
+    or MessagingServiceSid; ChannelSendError when there is no sender or no account."""
     if channel == "whatsapp":
-        sender = config.from_whatsapp and _with_prefix(config.from_whatsapp)
         recipient = _with_prefix(to_e164)
+        number = config.from_whatsapp or reply_from or ""
+        sender = _with_prefix(number) if number else ""
     elif channel == "sms":
-        sender, recipient = config.from_sms.strip(), to_e164.strip()
+        recipient, sender = to_e164.strip(), (config.from_sms or reply_from or "").strip()
     else:
         raise ValueError(f"Twilio cannot send on channel {channel!r}")
-    if not sender or not config.account_sid or not config.auth_token:
-        raise ChannelSendError(channel, None, reason="Twilio account or sending number not configured")
-    return recipient, sender
+    if not config.account_sid or not config.auth_token:
+        raise ChannelSendError(channel, None, reason="Twilio account not configured")
+    if not sender and config.messaging_service_sid:
+        return {"To": recipient, "MessagingServiceSid": config.messaging_service_sid}
+    if not sender:
+        raise ChannelSendError(channel, None, reason="sending number not configured (set the number or a Messaging Service SID)")
+    return {"To": recipient, "From": sender}
 
 
 async def _json_or_none(response: aiohttp.ClientResponse) -> Any:
@@ -181,13 +192,16 @@ async def _json_or_none(response: aiohttp.ClientResponse) -> Any:
 
 
 async def send_twilio(
-    session: aiohttp.ClientSession, config: TwilioConfig, channel: str, to_e164: str, body: str
+    session: aiohttp.ClientSession, config: TwilioConfig, channel: str, to_e164: str, body: str,
+    reply_from: Optional[str] = None,
 ) -> str:
-    """Send one SMS or WhatsApp message through Twilio's Messages resource; its message SID."""
-    recipient, sender = _addresses(config, channel, to_e164)
+    """Send one SMS or WhatsApp message through Twilio's Messages resource; its message SID.
+
+    `reply_from` is the clinic number the patient wrote to, used when no sender is configured."""
+    addresses = _addresses(config, channel, to_e164, reply_from)
     url = f"{config.api_base.rstrip('/')}/2010-04-01/Accounts/{config.account_sid}/Messages.json"
     auth = aiohttp.BasicAuth(config.account_sid, config.auth_token)
-    form = {"To": recipient, "From": sender, "Body": body}
+    form = {**addresses, "Body": body}
     try:
         async with session.post(url, data=form, auth=auth, timeout=SEND_TIMEOUT) as response:
             payload = await _json_or_none(response)
@@ -208,7 +222,9 @@ async def send_twilio(
 
 
 class TwilioDeliverer:
-    """Sends SMS (and, without a Cloud API number, WhatsApp) replies through Twilio's Messages API."""
+    """Sends SMS and WhatsApp replies through Twilio's Messages API."""
+
+    provider = PROVIDER
 
     def __init__(self, http: aiohttp.ClientSession, config: TwilioConfig, kind: ChannelKind = SMS) -> None:
         """Send on `kind` (SMS, or WHATSAPP through Twilio) with the application's HTTP client."""
@@ -221,7 +237,8 @@ class TwilioDeliverer:
     async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
         """Each rendered body (long texts split, buttons numbered) as one Twilio message."""
         for body in render_sms(replies):
-            await send_twilio(self.http, self.config, self.kind.name, conversation.external_id, body)
+            await send_twilio(self.http, self.config, self.kind.name, conversation.external_id, body,
+                              reply_from=conversation.clinic_address)
 
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Nothing: on SMS the handoff and hand-back are ordinary messages."""

@@ -9,6 +9,7 @@ last message (the customer care window), after that only approved templates.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -59,6 +60,7 @@ SEND_TIMEOUT = aiohttp.ClientTimeout(total=10)
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker", "location", "contacts"})
 CAPTIONED_TYPES = frozenset({"image", "video", "document"})
 _NO_DEFAULT_REGION = "ZZ"
+PROVIDER = "meta"
 
 # STOP on WhatsApp is ours to confirm (Twilio confirms an SMS opt-out itself, Meta does nothing).
 WHATSAPP = ChannelKind(
@@ -203,10 +205,11 @@ def parse_webhook(payload: Any) -> List[InboundMessage]:
         raise MalformedWebhook("WhatsApp webhook body has no entry list")
     messages = []
     for value in _change_values(payload):
+        number = _sender(_dict(value.get("metadata")).get("display_phone_number"))
         for raw in _list(value.get("messages")):
             message = _parse_message(raw)
             if message is not None:
-                messages.append(message)
+                messages.append(dataclasses.replace(message, provider=PROVIDER, clinic_address=number))
     return messages
 
 
@@ -297,6 +300,7 @@ class CloudApiDeliverer:
     """Sends WhatsApp replies through Meta's Graph API (reply buttons where the bot offers choices)."""
 
     kind = WHATSAPP
+    provider = PROVIDER
 
     def __init__(self, http: aiohttp.ClientSession, config: WhatsAppConfig) -> None:
         """Send with the application's HTTP client and the Cloud API settings."""

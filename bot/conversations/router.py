@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -131,11 +131,23 @@ class ConversationRouter:
         self.replies = Replies(settings.clinic)
         self.limiter = SlidingWindowLimiter(self.limits.messages_per_window, self.limits.window_seconds)
         self.deliverers: Dict[str, Deliverer] = {}
+        self.by_provider: Dict[Tuple[str, str], Deliverer] = {}
         self._acknowledged: Dict[int, datetime] = {}  # conversation id -> last "with the team" reply
 
-    def register(self, deliverer: Deliverer) -> None:
-        """Send the outbound messages of `deliverer.kind`'s channel through `deliverer`."""
-        self.deliverers[deliverer.kind.name] = deliverer
+    def register(self, deliverer: Deliverer, *, default: bool = True) -> None:
+        """Send `deliverer.kind`'s messages through `deliverer`: always for conversations that came in
+        through its provider, and for the others too when it is the channel's `default`."""
+        provider = getattr(deliverer, "provider", None)
+        if provider:
+            self.by_provider[(deliverer.kind.name, provider)] = deliverer
+        if default or deliverer.kind.name not in self.deliverers:
+            self.deliverers[deliverer.kind.name] = deliverer
+
+    def deliverer_for(self, ref: ConversationRef) -> Optional[Deliverer]:
+        """The deliverer of the platform this conversation came in on, else its channel's default."""
+        if ref.provider and (ref.channel, ref.provider) in self.by_provider:
+            return self.by_provider[(ref.channel, ref.provider)]
+        return self.deliverers.get(ref.channel)
 
     def kind_of(self, channel: str) -> ChannelKind:
         """The registered channel's kind; a channel with no deliverer is treated as plain text."""
@@ -167,6 +179,9 @@ class ConversationRouter:
             conversation = store.conversation_for(session, inbound.channel, inbound.sender, now)
             if conversation.ended_at is not None:
                 raise ConversationEnded(f"conversation {conversation.id} was ended by the patient")
+            if inbound.provider:  # answered through the platform it came in on, from the number it was sent to
+                conversation.provider = inbound.provider
+                conversation.clinic_address = inbound.clinic_address or conversation.clinic_address
             first_contact = conversation.last_patient_message_at is None
             offered = store.offered_buttons(session, conversation.id)
             stale_title = None
@@ -217,7 +232,7 @@ class ConversationRouter:
             return await self.process(accepted)
         except Exception as error:
             logger.error("conversation %s: processing failed: %s", ref.id, type(error).__name__)
-            deliverer = self.deliverers.get(ref.channel)
+            deliverer = self.deliverer_for(ref)
             if deliverer is not None:
                 try:
                     await deliverer.send(ref, [self.replies.apology(self.clock())], "system")
@@ -427,7 +442,7 @@ class ConversationRouter:
         with self.sessions.begin() as session:
             store.record_outbound(session, ref.id, replies, now, author=author, staff_user_id=staff_user_id)
         self.events.publish(InboxEvent("message_out", conversation_id=ref.id))
-        deliverer = self.deliverers.get(ref.channel)
+        deliverer = self.deliverer_for(ref)
         if deliverer is None:
             logger.warning("conversation %s: no deliverer for channel %s", ref.id, ref.channel)
             return
@@ -505,7 +520,7 @@ class ConversationRouter:
 
     async def _notify(self, ref: ConversationRef, owner: str, notice: str) -> None:
         """Tell a live client about the change of owner (web only; others get messages)."""
-        deliverer = self.deliverers.get(ref.channel)
+        deliverer = self.deliverer_for(ref)
         if deliverer is not None:
             try:
                 await deliverer.notify_owner(ref, owner, notice)

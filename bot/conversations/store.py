@@ -39,6 +39,8 @@ class ConversationRef:
     patient_id: Optional[int]
     verified_client: Optional[str] = None  # web: the tab that proved who the patient is
     verified_at: Optional[datetime] = None  # when that tab last used it (the idle time counts from here)
+    provider: Optional[str] = None  # phone channels: the platform that answers ("twilio" or "meta")
+    clinic_address: Optional[str] = None  # phone channels: the clinic number the patient wrote to
 
     @property
     def sender_key(self) -> str:
@@ -49,7 +51,8 @@ class ConversationRef:
     def of(cls, conversation: Conversation) -> "ConversationRef":
         """A detached snapshot of a stored conversation."""
         return cls(conversation.id, conversation.channel, conversation.external_id, conversation.owner,
-                   conversation.patient_id, conversation.verified_client, conversation.verified_at)
+                   conversation.patient_id, conversation.verified_client, conversation.verified_at,
+                   conversation.provider, conversation.clinic_address)
 
 
 def conversation_for(session: Session, channel: str, external_id: str, now: datetime) -> Conversation:

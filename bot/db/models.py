@@ -262,6 +262,10 @@ class Conversation(Base):
     verified_client = Column(String(64), nullable=True)
     verified_at = Column(UTCDateTime, nullable=True)
     ended_at = Column(UTCDateTime, nullable=True)  # the patient ended the chat: the id is never reused
+    # Phone channels: the platform the patient last wrote through, which answers them ("twilio" or
+    # "meta"), and the clinic number they wrote to (a reply comes from it unless one is configured).
+    provider = Column(String(16), nullable=True)
+    clinic_address = Column(String(32), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),

@@ -381,6 +381,23 @@ async def test_send_without_sending_number_is_refused_before_any_request() -> No
             await send_twilio(session, config, "sms", PATIENT, "Hi")
 
 
+async def test_without_a_configured_number_the_reply_comes_from_the_number_the_patient_wrote_to(
+        aiohttp_server) -> None:
+    server, seen = await twilio_stub(aiohttp_server)
+    api_base = str(server.make_url("")).rstrip("/")
+    inbound = parse_inbound({**SMS_FORM, "To": CLINIC_SMS})
+    assert (inbound.provider, inbound.clinic_address) == ("twilio", CLINIC_SMS)
+    config = TwilioConfig(ACCOUNT_SID, AUTH_TOKEN, api_base, PUBLIC_BASE, "", "")
+    async with aiohttp.ClientSession() as session:
+        await send_twilio(session, config, "sms", PATIENT, "Hi", reply_from=inbound.clinic_address)
+        await send_twilio(session, config, "whatsapp", PATIENT, "Hi", reply_from=CLINIC_WHATSAPP)
+        service = TwilioConfig(ACCOUNT_SID, AUTH_TOKEN, api_base, PUBLIC_BASE, "", "", "MG" + "0" * 32)
+        await send_twilio(session, service, "sms", PATIENT, "Hi")
+    forms = [request["form"] for request in seen]
+    assert (forms[0]["From"], forms[1]["From"]) == (CLINIC_SMS, "whatsapp:+14155238886")
+    assert "From" not in forms[2] and forms[2]["MessagingServiceSid"] == "MG" + "0" * 32
+
+
 async def test_nothing_personal_is_logged(aiohttp_server, caplog) -> None:
     caplog.set_level(logging.DEBUG, logger="bot.channels")
     server, _ = await twilio_stub(aiohttp_server, status=400)

@@ -178,6 +178,30 @@ async def test_signed_whatsapp_message_is_answered_through_the_graph_api(client,
     assert engine.calls[0][0] == f"whatsapp:{PATIENT}"
 
 
+async def test_with_both_platforms_whatsapp_is_answered_through_the_one_it_came_in_on(client, platform, engine):
+    """Twilio and the Cloud API are both configured here: a WhatsApp message on the Twilio webhook
+    is answered through Twilio (from the number it was sent to), never through the Graph API."""
+    form = {**sms_form("what is mesotherapy", sid="SM" + "w" * 32, sender=f"whatsapp:{PATIENT}"),
+            "To": "whatsapp:+447700900998"}
+    assert (await post_twilio(client, form)).status == 200
+    sent = await platform.wait_for("twilio", 1)
+    assert (sent[0]["To"], sent[0]["From"]) == (f"whatsapp:{PATIENT}", "whatsapp:+447700900998")
+    assert platform.graph == []
+    body = whatsapp_body("and does it hurt", "wamid.both")  # later through Meta: answered through Meta
+    assert (await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))).status == 200
+    graph = await platform.wait_for("graph", 1)
+    assert graph[-1]["text"]["body"] == "bot heard: and does it hurt" and len(platform.twilio) == 1
+
+
+async def test_sms_reply_comes_from_the_number_the_patient_wrote_to_when_none_is_configured(
+        make_app, settings, platform, aiohttp_client, engine):
+    unset = dataclasses.replace(settings.twilio, api_base=platform.base, from_sms="")
+    client = await aiohttp_client(make_app(settings, twilio=unset))
+    assert (await post_twilio(client, sms_form("hello", sid="SM" + "n" * 32))).status == 200
+    sent = await platform.wait_for("twilio", 1)
+    assert sent[0]["From"] == "+447700900999" and "bot heard: hello" in sent[0]["Body"]
+
+
 async def test_whatsapp_choices_are_interactive_buttons_and_the_reply_id_is_the_payload(client, platform, engine):
     body = whatsapp_body("options", "wamid.a")
     await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
