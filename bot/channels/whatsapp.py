@@ -43,7 +43,6 @@ __all__ = [
     "render_whatsapp",
     "send_whatsapp",
     "verify_subscription",
-    "within_customer_care_window",
 ]
 
 logger = logging.getLogger(__name__)
@@ -289,11 +288,6 @@ async def send_whatsapp(
         raise ChannelSendError("whatsapp", status, reason="Graph API response has no message id")
     logger.debug("WhatsApp message accepted: %s", message_id)
     return message_id
-
-
-def within_customer_care_window(last_patient_message_at: Optional[datetime], now: datetime) -> bool:
-    """True while free-form replies are allowed: less than 24 hours since the patient last wrote."""
-    return WHATSAPP.within_reply_window(last_patient_message_at, now)
 
 
 class CloudApiDeliverer:

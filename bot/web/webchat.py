@@ -41,6 +41,7 @@ from aiohttp import web
 
 from bot.channels.kinds import ChannelKind
 from bot.channels.messages import InboundMessage, OutboundMessage
+from bot.clinic.timefmt import clock
 from bot.conversations import store
 from bot.conversations.router import ConversationEnded
 from bot.conversations.store import ConversationRef
@@ -116,7 +117,7 @@ class WebDeliverer:
 
     async def send(self, conversation: ConversationRef, replies: Sequence[OutboundMessage], author: str) -> None:
         """Each reply as `bot_uttered` to Rasa-format clients and as `clinic_message` to the widget."""
-        time = utcnow().astimezone(self.timezone).strftime("%H:%M")
+        time = clock(utcnow(), self.timezone)
         for reply in replies:
             await self.sio.emit("bot_uttered", bot_uttered_payload(reply), room=conversation.external_id)
             await self.sio.emit("clinic_message", clinic_message_payload(reply, author, time),
@@ -176,7 +177,7 @@ class WebChat:
         """A system line to one socket, in the format that socket's client reads."""
         session = await self.sio.get_session(sid)
         if session.get("widget"):
-            time = utcnow().astimezone(self._app_parts()[0].clinic.timezone).strftime("%H:%M")
+            time = clock(utcnow(), self._app_parts()[0].clinic.timezone)
             await self.sio.emit("clinic_message", clinic_message_payload(OutboundMessage(text), "system", time),
                                 to=sid)
         else:
@@ -291,10 +292,11 @@ class WebChat:
         await self.sio.emit("chat_ended", {}, room=widget_room(session_id))
         await self.sio.emit("chat_ended", {}, room=session_id)
 
+
 def history_item(message: Message, timezone: ZoneInfo, today: date) -> Dict[str, Any]:
     """One stored message for the widget's history, its time in the clinic's time zone."""
     local = message.created_at.astimezone(timezone)
-    time = local.strftime("%H:%M") if local.date() == today else local.strftime("%d %b, %H:%M")
+    time = clock(message.created_at, timezone) if local.date() == today else local.strftime("%d %b, %H:%M")
     item: Dict[str, Any] = {"id": message.id, "author": message.author, "text": message.text, "time": time}
     if message.buttons:
         item["quick_replies"] = [{"content_type": "text", "title": b["title"], "payload": b["payload"]}

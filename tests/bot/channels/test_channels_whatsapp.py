@@ -12,13 +12,13 @@ from aiohttp import web
 
 from bot.channels.messages import Button, ChannelSendError, MalformedWebhook, OutboundMessage, choose_button
 from bot.channels.whatsapp import (
+    WHATSAPP,
     WhatsAppConfig,
     is_valid_signature,
     parse_webhook,
     render_whatsapp,
     send_whatsapp,
     verify_subscription,
-    within_customer_care_window,
 )
 from bot.settings import Settings
 from tests.support import signers
@@ -426,8 +426,8 @@ async def test_send_without_credentials_is_refused_before_any_request() -> None:
 )
 def test_customer_care_window(ago: timedelta, expected: bool) -> None:
     now = datetime(2026, 11, 18, 12, 0, tzinfo=timezone.utc)
-    assert within_customer_care_window(now - ago, now) is expected
+    assert WHATSAPP.within_reply_window(now - ago, now) is expected
 
 
 def test_no_patient_message_means_no_window() -> None:
-    assert within_customer_care_window(None, datetime.now(timezone.utc)) is False
+    assert WHATSAPP.within_reply_window(None, datetime.now(timezone.utc)) is False
