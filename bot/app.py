@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.appkeys import (
     BACKGROUND_TASKS,
+    CLIENT_ADDRESSES,
     ENGINE,
     EVENTS,
     HTTP_CLIENT,
@@ -31,8 +32,11 @@ from bot.console import setup_console
 from bot.conversations.events import InboxEvents
 from bot.conversations.router import ConversationRouter, Engine, RouterLimits, Screen
 from bot.db.session import create_db_engine, make_session_factory
+from bot.keys import CLIENT_ADDRESSES as CLIENT_ADDRESS_KEY
+from bot.keys import WEB_SESSION_IDS, application_secret, derive_key
 from bot.privacy.schedule import periodic_purge
 from bot.settings import Settings
+from bot.web.client_address import ClientAddresses, parse_networks
 from bot.web.pages import setup_pages
 from bot.web.webchat import WebChat, WebDeliverer, client_manager
 from bot.web.webhooks import setup_webhooks
@@ -152,8 +156,12 @@ def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: O
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[SETTINGS] = settings
     app[EVENTS] = InboxEvents()
+    secret = application_secret(settings)
+    app[CLIENT_ADDRESSES] = ClientAddresses(parse_networks(settings.trusted_proxies),
+                                            derive_key(secret, CLIENT_ADDRESS_KEY))
     origins = "*" if "*" in settings.web_allowed_origins else list(settings.web_allowed_origins)
-    app[WEBCHAT] = WebChat(app, allowed_origins=origins, client_manager=client_manager(settings.redis_url))
+    app[WEBCHAT] = WebChat(app, allowed_origins=origins, client_manager=client_manager(settings.redis_url),
+                           session_key=derive_key(secret, WEB_SESSION_IDS))
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(str(PACKAGE_ROOT / "templates")),
                          autoescape=jinja2.select_autoescape(["html"]))
     app.cleanup_ctx.extend([

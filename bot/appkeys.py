@@ -10,6 +10,7 @@ from sqlalchemy.orm import sessionmaker
 from bot.conversations.events import InboxEvents
 from bot.conversations.router import ConversationRouter, Engine
 from bot.settings import Settings
+from bot.web.client_address import ClientAddresses
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSION_FACTORY = web.AppKey("session_factory", sessionmaker)
@@ -18,3 +19,4 @@ ENGINE = web.AppKey("engine", Engine)  # bot.engine.agent.RasaEngine, or a stand
 EVENTS = web.AppKey("events", InboxEvents)
 ROUTER = web.AppKey("router", ConversationRouter)
 BACKGROUND_TASKS = web.AppKey("background_tasks", Set)
+CLIENT_ADDRESSES = web.AppKey("client_addresses", ClientAddresses)  # the client behind trusted proxies

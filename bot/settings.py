@@ -139,6 +139,14 @@ class Settings:
     # 0 turns the server's purge off, e.g. on all but one replica). See bot/privacy/retention.py.
     retention_days: int = 365
     purge_interval_hours: float = 24.0
+    # Behind a reverse proxy: the proxies (addresses or networks) whose X-Forwarded-For is believed;
+    # empty means the peer address is the client (bot/web/client_address.py).
+    trusted_proxies: Tuple[str, ...] = ()
+    # Web chat limits per client address: new chats an hour, urgent escalations an hour (beyond it
+    # they are merged into one, marked; the urgent guidance is always sent) and messages a minute.
+    address_new_chats_per_hour: int = 20
+    address_urgent_per_hour: int = 3
+    address_messages_per_minute: int = 60
 
     def __repr__(self) -> str:
         """Every field but the secrets (`repr=False`); passwords in the database and Redis URLs masked."""
@@ -195,6 +203,10 @@ class Settings:
             session_secret=env.get("SESSION_SECRET", ""),
             retention_days=_number(env, "RETENTION_DAYS", 365, int),
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),
+            trusted_proxies=_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
+            address_new_chats_per_hour=_number(env, "ADDRESS_NEW_CHATS_PER_HOUR", 20, int),
+            address_urgent_per_hour=_number(env, "ADDRESS_URGENT_PER_HOUR", 3, int),
+            address_messages_per_minute=_number(env, "ADDRESS_MESSAGES_PER_MINUTE", 60, int),
         )
 
 
@@ -250,3 +262,15 @@ def _origins(raw: str) -> Tuple[str, ...]:
     """Comma-separated origins ("*" allows any)."""
     origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
     return origins or ("*",)
+
+
+def _trusted_proxies(raw: str) -> Tuple[str, ...]:
+    """Comma-separated proxy addresses or networks; SettingsError names a malformed one."""
+    from bot.web.client_address import parse_networks
+
+    texts = tuple(part.strip() for part in raw.split(",") if part.strip())
+    try:
+        parse_networks(texts)
+    except ValueError as error:
+        raise SettingsError(f"TRUSTED_PROXIES: {error}") from error
+    return texts

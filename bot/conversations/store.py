@@ -4,7 +4,6 @@ Plain functions over a SQLAlchemy session (the caller owns the transaction), no 
 """
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional, Sequence, Tuple
@@ -24,8 +23,6 @@ from bot.db.models import (
     Message,
     VerificationAttempt,
 )
-
-WEB_SESSION_ID_BYTES = 24
 
 
 @dataclass(frozen=True)
@@ -69,25 +66,6 @@ def find_by_sender(session: Session, channel: str, external_id: str) -> Optional
 def find_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
     """The conversation with this id, or None."""
     return session.get(Conversation, conversation_id)
-
-
-def issue_web_session(session: Session, now: datetime) -> str:
-    """A new unguessable web session id, stored as a conversation so other replicas know it."""
-    session_id = secrets.token_urlsafe(WEB_SESSION_ID_BYTES)
-    session.add(Conversation(channel="web", external_id=session_id, owner="bot", created_at=now))
-    session.flush()
-    return session_id
-
-
-def is_issued_web_session(session: Session, session_id: object) -> bool:
-    """True if the server issued this web session id (it has a stored conversation)."""
-    if not session_id or not isinstance(session_id, str) or len(session_id) > 128:
-        return False
-    found = session.execute(
-        select(Conversation.id).where(Conversation.channel == "web", Conversation.external_id == session_id,
-                                      Conversation.ended_at.is_(None))
-    ).first()
-    return found is not None
 
 
 def set_verified_client(session: Session, conversation_id: int, client: Optional[str],

@@ -266,9 +266,13 @@ class Conversation(Base):
     # "meta"), and the clinic number they wrote to (a reply comes from it unless one is configured).
     provider = Column(String(16), nullable=True)
     clinic_address = Column(String(32), nullable=True)
+    # Web chat: the keyed hash of the client's network address (bot/web/client_address.py; never
+    # the address), so new chats and urgent cases can be limited per address.
+    client_key = Column(String(32), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),
+        Index("ix_conversations_client_key_created_at", "client_key", "created_at"),
         CheckConstraint(one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(one_of("owner", CONVERSATION_OWNERS), name="owner"),
     )
@@ -328,6 +332,11 @@ class Escalation(Base):
     assigned_to = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     resolved_at = Column(UTCDateTime, nullable=True)
+    # Urgent reports from one client address beyond its limit are merged into its newest open urgent
+    # escalation: the merged one is resolved at once and points there; the open one counts them.
+    # (No foreign key: see migration 0006; a target deleted by the retention purge is just gone.)
+    merged_into_id = Column(Integer, nullable=True)
+    merged_reports = Column(Integer, nullable=False, default=0, server_default="0")
 
     __table_args__ = (
         CheckConstraint(one_of("reason", ESCALATION_REASONS), name="reason"),

@@ -31,7 +31,11 @@ processed. If Redis is unreachable, emits still reach this replica's own sockets
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
+import secrets
 from datetime import date
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
@@ -74,8 +78,32 @@ def client_manager(redis_url: Optional[str]) -> Optional[socketio.AsyncRedisMana
 
 
 WIDGET_CLIENT = "clinic-widget"
+SESSION_ID_BYTES = 24
+SESSION_MAC_CHARS = 22
+MAX_SESSION_ID_CHARS = 128
 HISTORY_PAGE = 50
 MAX_TAB_ID_CHARS = 64
+
+
+def _session_mac(key: bytes, token: str) -> str:
+    """The signature part of a web session id."""
+    digest = hmac.new(key, token.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii")[:SESSION_MAC_CHARS]
+
+
+def new_session_id(key: bytes) -> str:
+    """A new unguessable web session id, signed so that every replica knows this server issued it."""
+    token = secrets.token_urlsafe(SESSION_ID_BYTES)
+    return f"{token}.{_session_mac(key, token)}"
+
+
+def is_signed_session_id(key: bytes, session_id: str) -> bool:
+    """True if `session_id` is one `new_session_id` made with `key`."""
+    token, _, mac = session_id.rpartition(".")
+    try:
+        return bool(token) and hmac.compare_digest(mac, _session_mac(key, token))
+    except (UnicodeEncodeError, TypeError):  # not ASCII: never one of ours
+        return False
 
 
 def widget_room(session_id: str) -> str:
@@ -132,9 +160,11 @@ class WebChat:
     """The socket.io server and its event handlers, bound to the application's router."""
 
     def __init__(self, app: web.Application, allowed_origins: Any,
-                 client_manager: Optional[socketio.AsyncManager] = None) -> None:
-        """Create the socket.io server at /socket.io and attach it to `app`."""
+                 client_manager: Optional[socketio.AsyncManager] = None, *, session_key: bytes) -> None:
+        """Create the socket.io server at /socket.io and attach it to `app`; session ids are signed
+        with `session_key` (the same on every replica)."""
         self.app = app
+        self.session_key = session_key
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp", cors_allowed_origins=allowed_origins, client_manager=client_manager,
             max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False,
@@ -166,12 +196,16 @@ class WebChat:
         logger.debug("web socket %s connected", sid)
 
     def _confirmed_session(self, requested: Optional[str]) -> str:
-        """The requested id if the server issued it, else a new one."""
+        """The requested id if the server issued it and the patient has not ended that chat, else a
+        new one. Nothing is stored until the patient's first message (bot.conversations.router)."""
+        if not requested or len(requested) > MAX_SESSION_ID_CHARS:
+            return new_session_id(self.session_key)
         _, sessions, _ = self._app_parts()
-        with sessions.begin() as session:
-            if store.is_issued_web_session(session, requested):
-                return str(requested)
-            return store.issue_web_session(session, utcnow())
+        with sessions() as session:
+            stored = store.find_by_sender(session, WEB.name, requested)
+            if stored is not None:
+                return requested if stored.ended_at is None else new_session_id(self.session_key)
+        return requested if is_signed_session_id(self.session_key, requested) else new_session_id(self.session_key)
 
     async def say_to_socket(self, sid: str, text: str) -> None:
         """A system line to one socket, in the format that socket's client reads."""

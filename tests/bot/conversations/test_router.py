@@ -458,5 +458,5 @@ async def test_an_ended_chat_takes_no_more_messages_and_its_id_is_retired(clocke
     with pytest.raises(ConversationEnded):
         await router.receive(from_tab("hello again", "tab-a"))
     with session_factory() as session:
-        assert not store.is_issued_web_session(session, "session-1")
+        assert store.find_by_sender(session, "web", "session-1").ended_at is not None
     assert await router.end_chat("web", "never-seen") is None
