@@ -56,7 +56,10 @@ def router_limits(settings: Settings) -> RouterLimits:
     return RouterLimits(max_message_chars=settings.max_message_chars,
                         messages_per_window=settings.rate_limit_messages,
                         window_seconds=settings.rate_limit_window_seconds,
-                        engine_timeout_seconds=settings.engine_timeout_seconds)
+                        engine_timeout_seconds=settings.engine_timeout_seconds,
+                        new_chats_per_address_hour=settings.address_new_chats_per_hour,
+                        urgent_per_address_hour=settings.address_urgent_per_hour,
+                        messages_per_address_minute=settings.address_messages_per_minute)
 
 
 def load_screen(settings: Settings) -> Optional[Screen]:

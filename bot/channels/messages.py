@@ -78,8 +78,10 @@ class InboundMessage:
     has_media: bool
     received_at: datetime
     reply_to_payload: Optional[str] = None
-    # Web chat: the browser tab that sent it (verification is bound to one tab); None elsewhere.
+    # Web chat: the browser tab that sent it (verification is bound to one tab), and the keyed hash of
+    # the client's network address (bot/web/client_address.py: limits per address); None elsewhere.
     client: Optional[str] = None
+    client_key: Optional[str] = None
     # Phone channels: the platform it came through ("twilio" or "meta", which must answer it too)
     # and the clinic's number the patient wrote to (E.164).
     provider: Optional[str] = None

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Mapping, Optional
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.clinic import audit
@@ -62,15 +63,31 @@ class HandoffRequest:
                    patient_id=int(patient_id) if patient_id is not None else None)
 
 
-def escalate(session: Session, *, sender_key: str, request: HandoffRequest, now: datetime) -> Escalation:
+@dataclass(frozen=True)
+class UrgentLimit:
+    """At most `per_window` urgent escalations from one keyed client address within `window`."""
+
+    client_key: str
+    per_window: int
+    window: timedelta
+
+
+def escalate(session: Session, *, sender_key: str, request: HandoffRequest, now: datetime,
+             urgent_limit: Optional[UrgentLimit] = None) -> Escalation:
     """Give the conversation to staff and queue it in the inbox; reuses an escalation still open.
 
-    An urgent escalation upgrades an open normal one (its reason and summary too).
+    An urgent escalation upgrades an open normal one (its reason and summary too). Beyond
+    `urgent_limit`, a new urgent escalation from the same client address is merged into that
+    address's newest open urgent one (`merge_into`) and the conversation stays with the bot.
     """
     reason, summary, priority = request.reason, request.summary, request.priority
     conversation = get_or_create_conversation(session, sender_key, now, request.patient_id)
-    conversation.owner = "staff"
     escalation = open_escalation_of(session, conversation.id)
+    if escalation is None and priority == "urgent" and urgent_limit is not None:
+        target = flooded_escalation(session, conversation.id, urgent_limit, now)
+        if target is not None:
+            return merge_into(session, target, conversation.id, request, now)
+    conversation.owner = "staff"
     if escalation is None:
         escalation = Escalation(conversation_id=conversation.id, reason=reason, summary=summary,
                                 priority=priority, status="waiting", created_at=now)
@@ -83,6 +100,43 @@ def escalate(session: Session, *, sender_key: str, request: HandoffRequest, now:
                  detail={"reason": reason, "priority": priority}, now=now)
     logger.info("conversation %s escalated (%s, %s)", conversation.id, reason, priority)
     return escalation
+
+
+def flooded_escalation(session: Session, conversation_id: int, limit: UrgentLimit,
+                       now: datetime) -> Optional[Escalation]:
+    """The open urgent escalation to merge a new one into, when the client address has reached its
+    limit; None while it has not (or when none of its urgent cases is still open)."""
+    from_address = select(Conversation.id).where(Conversation.client_key == limit.client_key)
+    recent = session.execute(select(func.count(Escalation.id)).where(
+        Escalation.priority == "urgent", Escalation.created_at > now - limit.window,
+        Escalation.conversation_id.in_(from_address))).scalar_one()
+    if recent < limit.per_window:
+        return None
+    return session.execute(
+        select(Escalation).where(
+            Escalation.priority == "urgent", Escalation.status != "resolved",
+            Escalation.merged_into_id.is_(None), Escalation.conversation_id != conversation_id,
+            Escalation.conversation_id.in_(from_address))
+        .order_by(Escalation.created_at.desc(), Escalation.id.desc()).limit(1)
+    ).scalar_one_or_none()
+
+
+def merge_into(session: Session, target: Escalation, conversation_id: int, request: HandoffRequest,
+               now: datetime) -> Escalation:
+    """Record an urgent report as merged into `target` (resolved at once, pointing there; the
+    target counts it), leaving the conversation with the bot; audited."""
+    merged = Escalation(conversation_id=conversation_id, reason=request.reason, summary=request.summary,
+                        priority="urgent", status="resolved", created_at=now, resolved_at=now,
+                        merged_into_id=target.id)
+    session.add(merged)
+    target.merged_reports = (target.merged_reports or 0) + 1
+    session.flush()
+    audit.record(session, actor_type="bot", actor_id=None, action="escalation_merged",
+                 subject_type="conversation", subject_id=conversation_id,
+                 detail={"reason": request.reason, "into_conversation": target.conversation_id}, now=now)
+    logger.warning("conversation %s: urgent report merged into conversation %s (address over its limit)",
+                   conversation_id, target.conversation_id)
+    return merged
 
 
 def assign(session: Session, conversation: Conversation, staff_user_id: int, now: datetime) -> bool:

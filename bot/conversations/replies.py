@@ -41,6 +41,15 @@ class Replies:
             f"Your message is {length:,} characters long, more than I can read at once ({limit:,}). "
             "Please send your question in a shorter message.")
 
+    def address_limited(self, limit: str) -> OutboundMessage:
+        """A web message refused because its network is over a limit (nothing of it was kept)."""
+        what = ("Too many chats have been started from your network in the last hour, so I can't start "
+                "another one right now." if limit == "new_chats" else
+                "Too many messages are coming from your network right now, so I couldn't take yours.")
+        return OutboundMessage(
+            f"{what} Please try again later, or call the clinic on {self.clinic.phone}. If you feel unwell or "
+            f"something is seriously wrong, call {self.clinic.emergency_number} or go to urgent care.")
+
     def slow_down(self) -> OutboundMessage:
         """Said once when a sender goes over the rate limit."""
         return OutboundMessage(

@@ -76,6 +76,15 @@ class ConversationEnded(Exception):
     """The patient ended this chat: its session id takes no more messages."""
 
 
+class AddressLimited(Exception):
+    """A web client's network address is over a limit (new chats or messages): nothing was stored."""
+
+    def __init__(self, limit: str) -> None:
+        """`limit` is "new_chats" or "messages"."""
+        super().__init__(f"client address over its {limit} limit")
+        self.limit = limit
+
+
 class StaffActionError(Exception):
     """A staff action cannot be done; the message says why (shown to the staff member)."""
 
@@ -89,6 +98,11 @@ class RouterLimits:
     window_seconds: float = 60.0
     engine_timeout_seconds: float = 15.0
     acknowledge_every_seconds: float = 600.0
+    # Per web client address (bot/web/client_address.py): new chats an hour, urgent escalations an
+    # hour (beyond it, merged into one), messages a minute.
+    new_chats_per_address_hour: int = 20
+    urgent_per_address_hour: int = 3
+    messages_per_address_minute: int = 60
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,7 @@ class ConversationRouter:
         self.clock = clock
         self.replies = Replies(settings.clinic)
         self.limiter = SlidingWindowLimiter(self.limits.messages_per_window, self.limits.window_seconds)
+        self.address_limiter = SlidingWindowLimiter(self.limits.messages_per_address_minute, 60.0)
         self.deliverers: Dict[str, Deliverer] = {}
         self.by_provider: Dict[Tuple[str, str], Deliverer] = {}
         self._acknowledged: Dict[int, datetime] = {}  # conversation id -> last "with the team" reply
@@ -168,15 +183,20 @@ class ConversationRouter:
 
         Webhooks call this before answering the platform, so a message that was acknowledged is
         always in the database; a database error propagates (the webhook answers 503 and the
-        platform delivers again).
+        platform delivers again). A web message from a client address over its limits raises
+        AddressLimited and nothing is stored (`address_refusal` says what to tell the patient).
+        The conversation row is created with the first message (a web chat's, after the welcome
+        its patient saw).
         """
         now = self.clock()
         text = (inbound.text or "").strip()
+        if inbound.client_key and self.address_limiter.check(inbound.client_key) is not Verdict.ALLOW:
+            raise AddressLimited("messages")
         with self.sessions.begin() as session:
             if inbound.channel_message_id and not store.claim_receipt(
                     session, inbound.channel, inbound.channel_message_id, now):
                 return None
-            conversation = store.conversation_for(session, inbound.channel, inbound.sender, now)
+            conversation = self._conversation_of(session, inbound, now)
             if conversation.ended_at is not None:
                 raise ConversationEnded(f"conversation {conversation.id} was ended by the patient")
             if inbound.provider:  # answered through the platform it came in on, from the number it was sent to
@@ -199,6 +219,30 @@ class ConversationRouter:
                 welcomed=first_contact and store.has_outbound(session, conversation.id))
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
         return accepted
+
+    def _conversation_of(self, session: Session, inbound: InboundMessage, now: datetime) -> Conversation:
+        """The sender's conversation; a new one is created unless its client address has started
+        too many chats within the hour (AddressLimited). A new clinic-widget chat stores first the
+        welcome its patient was shown (bot.web.webchat)."""
+        conversation = store.find_by_sender(session, inbound.channel, inbound.sender)
+        if conversation is not None:
+            return conversation
+        if inbound.client_key and store.chats_started_from(
+                session, inbound.client_key, now - timedelta(hours=1)) >= self.limits.new_chats_per_address_hour:
+            raise AddressLimited("new_chats")
+        conversation = store.conversation_for(session, inbound.channel, inbound.sender, now)
+        conversation.client_key = inbound.client_key
+        if inbound.channel == "web" and inbound.client is not None:
+            store.record_outbound(session, conversation.id, [self.replies.welcome()], now)
+        return conversation
+
+    def address_refusal(self, text: Optional[str], limited: AddressLimited) -> OutboundMessage:
+        """What a web patient over an address limit is told: the urgent guidance for a red flag
+        (always), else why the message was not taken and how to reach the clinic."""
+        flagged = self._screen((text or "").strip())
+        if flagged is not None and flagged.is_red_flag:
+            return self.replies.red_flag(flagged)
+        return self.replies.address_limited(limited.limit)
 
     def stored_text(self, text: str) -> str:
         """What is kept of a patient's message: all of it up to the size limit, then a note of its length."""
@@ -289,10 +333,22 @@ class ConversationRouter:
             request = dataclasses.replace(request, patient_id=ref.patient_id)
         now = self.clock()
         with self.sessions.begin() as session:
-            handoff.escalate(session, sender_key=ref.sender_key, request=request, now=now)
-        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=request.priority == "urgent"))
+            escalation = handoff.escalate(session, sender_key=ref.sender_key, request=request, now=now,
+                                          urgent_limit=self._urgent_limit(ref))
+            merged_into = store.conversation_of_escalation(session, escalation.merged_into_id)
+        urgent = request.priority == "urgent"
+        if merged_into is not None:  # one more urgent report from a flooding address: its row counts it
+            self.events.publish(InboxEvent("escalated", conversation_id=merged_into, urgent=urgent))
+            return
+        self.events.publish(InboxEvent("escalated", conversation_id=ref.id, urgent=urgent))
         if ref.owner != "staff":
             await self._notify(ref, "staff", self.replies.escalated_notice(now))
+
+    def _urgent_limit(self, ref: ConversationRef) -> Optional[handoff.UrgentLimit]:
+        """The per-address limit on urgent escalations for a web chat; None elsewhere."""
+        if not ref.client_key:
+            return None
+        return handoff.UrgentLimit(ref.client_key, self.limits.urgent_per_address_hour, timedelta(hours=1))
 
     async def _while_staff_own(self, ref: ConversationRef, outcome: Outcome) -> List[OutboundMessage]:
         """A patient writes while the conversation is with staff: never silence.

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional, Sequence, Tuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ class ConversationRef:
     verified_at: Optional[datetime] = None  # when that tab last used it (the idle time counts from here)
     provider: Optional[str] = None  # phone channels: the platform that answers ("twilio" or "meta")
     clinic_address: Optional[str] = None  # phone channels: the clinic number the patient wrote to
+    client_key: Optional[str] = None  # web: the keyed network address the chat was started from
 
     @property
     def sender_key(self) -> str:
@@ -49,7 +50,7 @@ class ConversationRef:
         """A detached snapshot of a stored conversation."""
         return cls(conversation.id, conversation.channel, conversation.external_id, conversation.owner,
                    conversation.patient_id, conversation.verified_client, conversation.verified_at,
-                   conversation.provider, conversation.clinic_address)
+                   conversation.provider, conversation.clinic_address, conversation.client_key)
 
 
 def conversation_for(session: Session, channel: str, external_id: str, now: datetime) -> Conversation:
@@ -61,6 +62,12 @@ def find_by_sender(session: Session, channel: str, external_id: str) -> Optional
     """The stored conversation of this sender on this channel, or None (nothing is created)."""
     return session.execute(select(Conversation).where(
         Conversation.channel == channel, Conversation.external_id == external_id)).scalar_one_or_none()
+
+
+def chats_started_from(session: Session, client_key: str, since: datetime) -> int:
+    """How many conversations were started from this keyed client address since `since`."""
+    return session.execute(select(func.count(Conversation.id)).where(
+        Conversation.client_key == client_key, Conversation.created_at >= since)).scalar_one()
 
 
 def find_conversation(session: Session, conversation_id: int) -> Optional[Conversation]:
@@ -194,6 +201,14 @@ def set_opt_out(session: Session, phone_e164: str, channel: str, opted_out: bool
     session.flush()
     audit.record(session, actor_type="patient", actor_id=None, action="opted_out" if opted_out else "opted_in",
                  subject_type="consent", subject_id=record.id, detail={"channel": channel}, now=now)
+
+
+def conversation_of_escalation(session: Session, escalation_id: Optional[int]) -> Optional[int]:
+    """The conversation id of an escalation (None for no escalation, or one that is gone)."""
+    if escalation_id is None:
+        return None
+    escalation = session.get(Escalation, escalation_id)
+    return escalation.conversation_id if escalation is not None else None
 
 
 def open_escalation_of(session: Session, conversation_id: int) -> Optional[Escalation]:

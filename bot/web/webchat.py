@@ -37,7 +37,7 @@ import hmac
 import logging
 import secrets
 from datetime import date
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
 import socketio
@@ -47,7 +47,7 @@ from bot.channels.kinds import ChannelKind
 from bot.channels.messages import InboundMessage, OutboundMessage
 from bot.clinic.timefmt import clock
 from bot.conversations import store
-from bot.conversations.router import ConversationEnded
+from bot.conversations.router import AddressLimited, ConversationEnded
 from bot.conversations.store import ConversationRef
 from bot.db.models import Message, utcnow
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # the application's parts, looked up in `_app_parts` at run t
 
     from bot.conversations.router import ConversationRouter
     from bot.settings import Settings
+    from bot.web.client_address import ClientAddresses
 
 logger = logging.getLogger(__name__)
 
@@ -191,8 +192,18 @@ class WebChat:
 
         return self.app[SETTINGS], self.app[SESSION_FACTORY], self.app[ROUTER]
 
+    def _client_addresses(self) -> ClientAddresses:
+        """The application's client-address resolver (trusted proxies, keyed names)."""
+        from bot.appkeys import CLIENT_ADDRESSES
+
+        return self.app[CLIENT_ADDRESSES]
+
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
-        """Accept every connection; nothing is shared until a session is confirmed."""
+        """Accept every connection, noting the keyed client address (the limits count per address);
+        nothing is shared until a session is confirmed."""
+        request = environ.get("aiohttp.request")
+        client_key = self._client_addresses().key_of_request(request) if request is not None else None
+        await self.sio.save_session(sid, {"client_key": client_key})
         logger.debug("web socket %s connected", sid)
 
     def _confirmed_session(self, requested: Optional[str]) -> str:
@@ -223,19 +234,20 @@ class WebChat:
         widget = isinstance(data, dict) and data.get("client") == WIDGET_CLIENT
         tab = data.get("tab") if widget and isinstance(data.get("tab"), str) else None
         tab = tab if tab and len(tab) <= MAX_TAB_ID_CHARS else None
+        old = await self.sio.get_session(sid)
         try:
             session_id = self._confirmed_session(requested if isinstance(requested, str) else None)
         except Exception as error:  # the database is down: say so, do not crash the socket
             settings, _, _ = self._app_parts()
             logger.error("web session could not be confirmed: %s", type(error).__name__)
-            await self.sio.save_session(sid, {"widget": widget})
+            await self.sio.save_session(sid, {"widget": widget, "client_key": old.get("client_key")})
             await self.say_to_socket(sid, unavailable_text(settings.clinic.phone))
             return
-        old = await self.sio.get_session(sid)
         if old.get("room"):
             await self.sio.leave_room(sid, old["room"])
         room = widget_room(session_id) if widget else session_id
-        await self.sio.save_session(sid, {"session_id": session_id, "widget": widget, "room": room, "tab": tab})
+        await self.sio.save_session(sid, {"session_id": session_id, "widget": widget, "room": room, "tab": tab,
+                                          "client_key": old.get("client_key")})
         await self.sio.enter_room(sid, room)
         await self.sio.emit("session_confirm", session_id, to=sid)
 
@@ -251,9 +263,14 @@ class WebChat:
         if not isinstance(text, str):
             return
         inbound = InboundMessage(channel="web", sender=session_id, text=text, channel_message_id=None,
-                                 has_media=False, received_at=utcnow(), client=session.get("tab"))
+                                 has_media=False, received_at=utcnow(), client=session.get("tab"),
+                                 client_key=session.get("client_key"))
         try:
             accepted = router.accept(inbound)
+        except AddressLimited as limited:  # nothing stored; a red flag still gets the urgent guidance
+            logger.warning("web message refused: client address over its %s limit", limited.limit)
+            await self.say_to_socket(sid, router.address_refusal(text, limited).text)
+            return
         except ConversationEnded:
             await self.say_to_socket(sid, "This chat has ended. Reload the page to start a new one.")
             await self.sio.emit("chat_ended", {}, to=sid)
@@ -276,39 +293,37 @@ class WebChat:
         before = data.get("before") if isinstance(data, dict) else None
         before = before if isinstance(before, int) and not isinstance(before, bool) and 0 < before < 2**31 else None
         now = utcnow()
+        owner, private, items, more = "bot", False, [], False
         try:
             with sessions() as db:
                 conversation = store.find_by_sender(db, WEB.name, session_id)
-                if conversation is None:
-                    return
-                ref = ConversationRef.of(conversation)
-                private = store.ever_verified(db, conversation) and not router.verification_holds(
-                    ref, session.get("tab"), now)
-                rows, more = ([], False) if private else store.history_page(db, ref.id, before, HISTORY_PAGE)
-                today = now.astimezone(settings.clinic.timezone).date()
-                items = [history_item(row, settings.clinic.timezone, today) for row in rows]
+                if conversation is not None:
+                    ref = ConversationRef.of(conversation)
+                    owner = ref.owner
+                    private = store.ever_verified(db, conversation) and not router.verification_holds(
+                        ref, session.get("tab"), now)
+                    rows, more = ([], False) if private else store.history_page(db, ref.id, before, HISTORY_PAGE)
+                    today = now.astimezone(settings.clinic.timezone).date()
+                    items = [history_item(row, settings.clinic.timezone, today) for row in rows]
         except Exception as error:  # the database is down: the widget keeps what it shows
             logger.error("web history not read: %s", type(error).__name__)
             return
         if not items and not private and before is None:
-            items = await self._welcome(ref)
+            items = [self._welcome_item()]
         await self.sio.emit("history", {"items": items, "more": more, "hidden": private, "before": before,
-                                        "owner": ref.owner}, to=sid)
+                                        "owner": owner}, to=sid)
 
-    async def _welcome(self, ref: ConversationRef) -> List[Dict[str, Any]]:
-        """An empty chat's first screen, stored as the bot's first message: the disclaimer and the
-        clinic's starter questions as buttons (their payload is the question, read as plain words)."""
-        settings, sessions, router = self._app_parts()
+    def _welcome_item(self) -> Dict[str, Any]:
+        """A new chat's first screen: the disclaimer and the clinic's starter questions as buttons
+        (their payload is the question, read as plain words). It is stored as the conversation's first
+        message when the patient first writes (bot.conversations.router); until then nothing is."""
+        settings, _, router = self._app_parts()
         welcome = router.replies.welcome()
-        try:
-            with sessions.begin() as db:
-                [row] = store.record_outbound(db, ref.id, [welcome], utcnow())
-                db.flush()
-                today = utcnow().astimezone(settings.clinic.timezone).date()
-                return [history_item(row, settings.clinic.timezone, today)]
-        except Exception as error:
-            logger.error("web welcome not stored: %s", type(error).__name__)
-            return []
+        item: Dict[str, Any] = {"id": None, "author": "bot", "text": welcome.text,
+                                "time": clock(utcnow(), settings.clinic.timezone)}
+        if welcome.buttons:
+            item["quick_replies"] = bot_uttered_payload(welcome)["quick_replies"]
+        return item
 
     async def on_end_chat(self, sid: str, data: Any = None) -> None:
         """The patient ended the chat: verification over, the session id retired, every tab told."""

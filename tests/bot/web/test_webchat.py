@@ -243,7 +243,7 @@ async def test_history_after_a_reload_includes_a_staff_reply_sent_while_the_tab_
         chat, router, session_factory, staff_id):
     tab = await chat(tab="tab-1")
     await tab.say("hello")
-    await tab.replies(2)
+    await tab.replies(1)  # the widget showed the welcome (stored with the first message): no second disclaimer
     await tab.close()
     await router.staff_reply(conversation_of(session_factory, tab.session_id), staff_id, "Hi, Jo here.")
     reloaded = await chat(tab.session_id, tab="tab-1")
@@ -251,7 +251,8 @@ async def test_history_after_a_reload_includes_a_staff_reply_sent_while_the_tab_
     assert page["hidden"] is False and page["more"] is False
     assert [(i["author"], i["text"]) for i in page["items"]][-2:] == [("bot", "bot heard: hello"),
                                                                      ("staff", "Hi, Jo here.")]
-    assert [i["author"] for i in page["items"]] == ["patient", "bot", "bot", "staff"]  # newest last
+    assert [i["author"] for i in page["items"]] == ["bot", "patient", "bot", "staff"]  # newest last
+    assert "automated assistant" in page["items"][0]["text"]  # the welcome it was shown
     assert all(re.fullmatch(r"\d\d:\d\d", i["time"]) for i in page["items"])
 
 
@@ -261,19 +262,22 @@ async def test_history_comes_in_pages_newest_last(chat, session_factory):
     from bot.db.models import utcnow
 
     tab = await chat(tab="tab-1")
+    await tab.say("hello")
+    await tab.replies(1)
     conversation_id = conversation_of(session_factory, tab.session_id)
     with session_factory.begin() as session:
         store.record_outbound(session, conversation_id, [OutboundMessage(f"note {n}") for n in range(60)], utcnow())
     first = await tab.history()
     assert len(first["items"]) == 50 and first["more"] is True and first["items"][-1]["text"] == "note 59"
     older = await tab.history(before=first["items"][0]["id"])
-    assert [i["text"] for i in older["items"]] == [f"note {n}" for n in range(10)] and older["more"] is False
+    assert [i["text"] for i in older["items"]][3:] == [f"note {n}" for n in range(10)] and older["more"] is False
+    assert [i["author"] for i in older["items"]][:3] == ["bot", "patient", "bot"]  # welcome, hello, its answer
 
 
 async def test_a_new_tab_of_a_verified_chat_sees_no_history_until_it_verifies(chat):
     first = await chat(tab="tab-a")
     await first.say("MC-1001 12/04/1988")
-    await first.replies(2)
+    await first.replies(1)
     assert (await first.history())["hidden"] is False
     other = await chat(first.session_id, tab="tab-b")
     page = await other.history()
@@ -290,7 +294,7 @@ async def test_end_chat_tells_every_tab_and_the_id_is_not_accepted_again(chat, e
     tab = await chat(tab="tab-a")
     second = await chat(tab.session_id, tab="tab-b")
     await tab.say("hello")
-    await tab.replies(2)
+    await tab.replies(1)
     await tab.sio.emit("end_chat", {})
     for client in (tab, second):
         while (await client.next_event())[0] != "chat_ended":
