@@ -6,6 +6,11 @@ that are safe to use after the session closes. No aiohttp, no Rasa.
 Inbox order: urgent escalations first; then waiting before assigned; then the longest waiting
 first. Resolved escalations come after every open one, most recently resolved first.
 
+A transcript is read a page at a time (keyset paging on the message id): the newest page first,
+then the page before a given message. A page holds at most TRANSCRIPT_PAGE_MESSAGES messages and
+about TRANSCRIPT_PAGE_CHARS characters of text (always at least one message), so its size stays
+bounded however long the messages are.
+
 "Waiting since" is how long the patient has been waiting for a person: from the escalation
 until staff first reply; after a staff reply, from the patient's next message (None while the
 patient has nothing unanswered).
@@ -51,6 +56,8 @@ MAX_NOTE_CHARS = 4000
 INBOX_LIMIT = 300
 RESOLVED_LIMIT = 100
 SESSION_LIST_LIMIT = 10
+TRANSCRIPT_PAGE_MESSAGES = 50
+TRANSCRIPT_PAGE_CHARS = 25_000
 # Audit actions that change nothing the inbox or a transcript shows (reads, sign-ins): the live
 # pages need not redraw for them. Anything else audited (including actions added later) counts.
 QUIET_ACTIONS = ("transcript_viewed", "bookings_viewed", "requests_viewed", "audit_exported", "login",
@@ -153,6 +160,21 @@ class MessageItem:
     created_at: datetime
     staff_user_id: Optional[int]
     staff_email: Optional[str]
+
+
+@dataclass(frozen=True)
+class TranscriptPage:
+    """Consecutive messages of a conversation, oldest first, and what lies either side of them."""
+
+    messages: Tuple[MessageItem, ...]
+    earlier: bool                # older messages than the first one exist
+    later: bool                  # newer messages than the last one exist (False: it ends with the newest)
+    later_before: Optional[int]  # the page of later messages is the one before this id (None: the newest page)
+
+    @property
+    def first_id(self) -> Optional[int]:
+        """The id of the oldest message on the page (None if it is empty)."""
+        return self.messages[0].id if self.messages else None
 
 
 @dataclass(frozen=True)
@@ -371,18 +393,70 @@ def get_conversation(session: Session, conversation_id: int) -> Optional[Convers
     )
 
 
-def transcript(session: Session, conversation_id: int, after_id: int = 0) -> List[MessageItem]:
-    """The conversation's messages after message `after_id` (all of them by default), in order."""
-    messages = list(session.execute(
-        select(Message).where(Message.conversation_id == conversation_id, Message.id > after_id)
-        .order_by(Message.id)
-    ).scalars())
+def _message_items(session: Session, messages: Sequence[Message]) -> List[MessageItem]:
+    """Views of messages with the emails of the staff who wrote them."""
     emails = _emails(session, (m.staff_user_id for m in messages))
     return [
         MessageItem(id=m.id, direction=m.direction, author=m.author, text=m.text, created_at=m.created_at,
                     staff_user_id=m.staff_user_id, staff_email=emails.get(m.staff_user_id))
         for m in messages
     ]
+
+
+def _fitting(messages: Sequence[Message], limit: int, max_chars: int) -> int:
+    """How many of `messages`, taken in order, fit a page: at most `limit`, at least one if any,
+    and no more once their text exceeds `max_chars` characters."""
+    count, chars = 0, 0
+    for message in messages[:limit]:
+        chars += len(message.text)
+        if count and chars > max_chars:
+            break
+        count += 1
+    return count
+
+
+def messages_after(session: Session, conversation_id: int, after_id: int = 0,
+                   limit: int = TRANSCRIPT_PAGE_MESSAGES,
+                   max_chars: int = TRANSCRIPT_PAGE_CHARS) -> Tuple[List[MessageItem], bool]:
+    """The first page of messages after message `after_id`, oldest first; and whether more follow."""
+    rows = list(session.execute(
+        select(Message).where(Message.conversation_id == conversation_id, Message.id > after_id)
+        .order_by(Message.id).limit(limit + 1)
+    ).scalars())
+    count = _fitting(rows, limit, max_chars)
+    return _message_items(session, rows[:count]), len(rows) > count
+
+
+def _later_page_before(session: Session, conversation_id: int, before_id: int, limit: int,
+                       max_chars: int) -> Optional[int]:
+    """The `before` of the page that follows messages up to `before_id` (None: the newest page)."""
+    rows = list(session.execute(
+        select(Message).where(Message.conversation_id == conversation_id, Message.id >= before_id)
+        .order_by(Message.id).limit(limit + 1)
+    ).scalars())
+    count = _fitting(rows, limit, max_chars)
+    return rows[count].id if count < len(rows) else None
+
+
+def transcript_page(session: Session, conversation_id: int, before_id: Optional[int] = None,
+                    limit: int = TRANSCRIPT_PAGE_MESSAGES,
+                    max_chars: int = TRANSCRIPT_PAGE_CHARS) -> TranscriptPage:
+    """The page of messages just before message `before_id` (the newest page when None)."""
+    query = select(Message).where(Message.conversation_id == conversation_id)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list(session.execute(query.order_by(Message.id.desc()).limit(limit + 1)).scalars())
+    count = _fitting(rows, limit, max_chars)
+    later = before_id is not None and session.execute(
+        select(Message.id).where(Message.conversation_id == conversation_id, Message.id >= before_id).limit(1)
+    ).first() is not None
+    return TranscriptPage(
+        messages=tuple(_message_items(session, list(reversed(rows[:count])))),
+        earlier=len(rows) > count,
+        later=later,
+        later_before=_later_page_before(session, conversation_id, before_id, limit, max_chars)
+        if later and before_id is not None else None,
+    )
 
 
 def notes(session: Session, conversation_id: int, after_id: int = 0) -> List[NoteItem]:

@@ -12,13 +12,14 @@ from typing import Callable
 
 from aiohttp import web
 
+from bot.clinic.inbox import TRANSCRIPT_PAGE_CHARS, TRANSCRIPT_PAGE_MESSAGES
 from bot.clinic.staff import LOCKOUT, MAX_FAILED_LOGINS
 from bot.db.models import utcnow
 
 
 @dataclass(frozen=True)
 class ConsoleOptions:
-    """Session lifetime, lockout, live-update timings, page size and the clock."""
+    """Session lifetime, lockout, live-update timings, page sizes and the clock."""
 
     idle_timeout: timedelta = timedelta(minutes=30)       # no request for this long -> signed out
     session_lifetime: timedelta = timedelta(hours=12)     # signed out after this, active or not
@@ -28,6 +29,8 @@ class ConsoleOptions:
     heartbeat_seconds: float = 15.0  # a comment line on the event stream keeps proxies from closing it
     stream_seconds: float = 300.0    # the stream then ends; the browser reconnects (and is re-checked)
     audit_page_size: int = 50
+    transcript_page_messages: int = TRANSCRIPT_PAGE_MESSAGES  # a transcript page: at most this many messages
+    transcript_page_chars: int = TRANSCRIPT_PAGE_CHARS        # and about this much text
     clock: Callable[[], datetime] = field(default=utcnow)
 
 

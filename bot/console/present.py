@@ -19,6 +19,7 @@ from bot.clinic.inbox import (
     NoteItem,
     PatientPanel,
     RequestItem,
+    TranscriptPage,
 )
 from bot.clinic.timefmt import describe_when
 
@@ -196,6 +197,24 @@ def message(item: MessageItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
         author = f"Staff ({item.staff_email})"
     return {"id": item.id, "author": item.author, "author_label": author, "text": item.text,
             "at": iso(item.created_at), "time_label": local_time(item.created_at, tz, now)}
+
+
+def transcript_url(conversation_id: int, before: Optional[int] = None) -> str:
+    """The conversation page: its newest messages, or the page of messages before message `before`."""
+    path = f"/staff/conversations/{conversation_id}"
+    return path if before is None else f"{path}?before={before}"
+
+
+def transcript_paging(page: TranscriptPage, conversation_id: int) -> Dict[str, Any]:
+    """The links beside a transcript page: earlier messages, later ones and the newest (None when not needed)."""
+    earlier = page.first_id if page.earlier else None
+    return {
+        "earlier_before": earlier,
+        "earlier_url": transcript_url(conversation_id, earlier) if earlier is not None else None,
+        "later_url": transcript_url(conversation_id, page.later_before) if page.later else None,
+        "newest_url": transcript_url(conversation_id) if page.later else None,
+        "newest": not page.later,
+    }
 
 
 def note(item: NoteItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ import io
 import json
 import logging
 from datetime import datetime
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import aiohttp_jinja2
@@ -255,20 +255,51 @@ def _load_conversation(db: Session, conversation_id: int) -> queries.Conversatio
     return view
 
 
+def _optional_int_param(request: web.Request, name: str) -> Optional[int]:
+    """A numeric query parameter checked as `_int_param` does, or None when it is not given."""
+    return _int_param(request, name) if name in request.query else None
+
+
+def _before_param(request: web.Request) -> Optional[int]:
+    """?before=<message id>: the transcript page just before that message (None: the newest page)."""
+    before = _optional_int_param(request, "before")
+    if before == 0:
+        raise web.HTTPBadRequest(text="before must be a message id")
+    return before
+
+
+def _page_of(request: web.Request, db: Session, conversation_id: int,
+             before: Optional[int]) -> queries.TranscriptPage:
+    """The transcript page before message `before` (the newest page when None), as the options size it."""
+    options = request.app[CONSOLE_OPTIONS]
+    return queries.transcript_page(db, conversation_id, before, limit=options.transcript_page_messages,
+                                   max_chars=options.transcript_page_chars)
+
+
+def _transcript_viewed(db: Session, staff_id: int, conversation_id: int, now: datetime,
+                       **detail: int) -> None:
+    """Audit that the staff member was shown messages of the conversation (ids and counts only)."""
+    audit.record(db, actor_type="staff", actor_id=staff_id, action="transcript_viewed",
+                 subject_type="conversation", subject_id=conversation_id, detail=detail, now=now)
+
+
 async def conversation_page(request: web.Request) -> web.Response:
-    """GET /staff/conversations/{id}: transcript, escalation, patient, reply, notes (all audited)."""
+    """GET /staff/conversations/{id}?before=M: the newest page of the transcript (or the one before
+    message M), escalation, patient, reply, notes (all audited)."""
     staff = current_staff(request)
     conversation_id = _int_param(request, "id")
+    before = _before_param(request)
     now, tz = _now(request), _tz(request)
     with request.app[SESSION_FACTORY].begin() as db:
         view = _load_conversation(db, conversation_id)
-        messages = queries.transcript(db, conversation_id)
+        page = _page_of(request, db, conversation_id, before)
         notes = queries.notes(db, conversation_id)
         panel = queries.patient_panel(db, view.patient_id, now) if view.patient_id else None
         requests = queries.requests_of_conversation(db, view)
-        audit.record(db, actor_type="staff", actor_id=staff.id, action="transcript_viewed",
-                     subject_type="conversation", subject_id=conversation_id,
-                     detail={"messages": len(messages)}, now=now)
+        shown = {"messages": len(page.messages)}
+        if before is not None:
+            shown["before_message_id"] = before
+        _transcript_viewed(db, staff.id, conversation_id, now, **shown)
         if panel is not None:
             audit.record(db, actor_type="staff", actor_id=staff.id, action="bookings_viewed",
                          subject_type="patient", subject_id=view.patient_id,
@@ -280,7 +311,8 @@ async def conversation_page(request: web.Request) -> web.Response:
     return await render(request, "console/conversation.html", {
         "title": f"Conversation {conversation_id}", "page": "conversation",
         "conversation": present.conversation(view, tz, now, staff.id),
-        "messages": [present.message(m, tz, now) for m in messages],
+        "messages": [present.message(m, tz, now) for m in page.messages],
+        "paging": present.transcript_paging(page, conversation_id),
         "notes": [present.note(n, tz, now) for n in notes],
         "patient": present.patient_panel(panel, tz, now) if panel else None,
         "requests": request_rows,
@@ -290,24 +322,45 @@ async def conversation_page(request: web.Request) -> web.Response:
     })
 
 
+def _asked_messages(request: web.Request, db: Session, conversation_id: int, after: Optional[int],
+                    before: Optional[int]) -> Tuple[List[queries.MessageItem], Dict[str, Any]]:
+    """The messages the page script asked for, and how it asks for the next ones: the page before
+    `before` and "earlier_before", or the messages after `after` and "more_after"; none without either."""
+    if before is not None:
+        page = _page_of(request, db, conversation_id, before)
+        return list(page.messages), {"earlier_before": page.first_id if page.earlier else None}
+    if after is None:
+        return [], {}
+    options = request.app[CONSOLE_OPTIONS]
+    messages, more = queries.messages_after(db, conversation_id, after, limit=options.transcript_page_messages,
+                                            max_chars=options.transcript_page_chars)
+    return messages, {"more_after": more}
+
+
 async def conversation_api(request: web.Request) -> web.Response:
-    """GET /staff/api/conversations/{id}?after=M&after_note=N: new messages and notes, and the header."""
+    """GET /staff/api/conversations/{id}?after=M&after_note=N: the header, the notes after note N and
+    the messages after message M (a page of them: "more_after" says whether to ask again); no
+    messages without `after`. With ?before=M instead of `after`: the page of messages before message
+    M, and "earlier_before" for the page before that (null at the start of the conversation)."""
     staff = current_staff(request)
     conversation_id = _int_param(request, "id")
-    after, after_note = _int_param(request, "after"), _int_param(request, "after_note")
+    after, before = _optional_int_param(request, "after"), _before_param(request)
+    if after is not None and before is not None:
+        raise web.HTTPBadRequest(text="ask for messages after one message or before one, not both")
+    after_note = _int_param(request, "after_note")
     now, tz = _now(request), _tz(request)
     with request.app[SESSION_FACTORY].begin() as db:
         view = _load_conversation(db, conversation_id)
-        messages = queries.transcript(db, conversation_id, after_id=after)
+        messages, paging = _asked_messages(request, db, conversation_id, after, before)
         notes = queries.notes(db, conversation_id, after_id=after_note)
         if messages:
-            audit.record(db, actor_type="staff", actor_id=staff.id, action="transcript_viewed",
-                         subject_type="conversation", subject_id=conversation_id,
-                         detail={"after_message_id": after, "messages": len(messages)}, now=now)
+            bound = {"before_message_id": before} if before is not None else {"after_message_id": after}
+            _transcript_viewed(db, staff.id, conversation_id, now, messages=len(messages), **bound)
     return web.json_response({
         "conversation": present.conversation(view, tz, now, staff.id),
         "messages": [present.message(m, tz, now) for m in messages],
         "notes": [present.note(n, tz, now) for n in notes],
+        **paging,
     })
 
 

@@ -157,16 +157,68 @@ def test_notes_are_audited_with_ids_only(session_factory, staff_id):
         inbox.add_note(session, 999, staff_id, "x", NOW)
 
 
-def test_transcript_in_order_and_after_an_id(session_factory):
+def test_messages_after_an_id_in_order_a_page_at_a_time(session_factory):
     with session_factory.begin() as session:
         conv = conversation(session)
         first = message(session, conv, "patient", 5, "one")
         message(session, conv, "bot", 4, "two")
         message(session, conv, "system", 3, "three")
+        message(session, conversation(session), "patient", 2, "elsewhere")
     with session_factory() as session:
-        assert [(m.author, m.text) for m in inbox.transcript(session, conv.id)] == [
-            ("patient", "one"), ("bot", "two"), ("system", "three")]
-        assert [m.text for m in inbox.transcript(session, conv.id, after_id=first.id)] == ["two", "three"]
+        items, more = inbox.messages_after(session, conv.id)
+        assert ([(m.author, m.text) for m in items], more) == (
+            [("patient", "one"), ("bot", "two"), ("system", "three")], False)
+        items, more = inbox.messages_after(session, conv.id, after_id=first.id, limit=1)
+        assert ([m.text for m in items], more) == (["two"], True)
+        assert inbox.messages_after(session, conv.id, after_id=first.id + 2) == ([], False)
+
+
+def texts(page):
+    return [m.text for m in page.messages]
+
+
+def test_the_transcript_is_read_from_the_newest_page_back_to_the_first(any_session_factory):
+    session_factory = any_session_factory
+    with session_factory.begin() as session:
+        conv = conversation(session)
+        ids = [message(session, conv, "patient", 100 - n, f"m{n}").id for n in range(7)]
+        message(session, conversation(session), "patient", 1, "elsewhere")
+    with session_factory() as session:
+        newest = inbox.transcript_page(session, conv.id, limit=3)
+        assert (texts(newest), newest.earlier, newest.later, newest.later_before) == (
+            ["m4", "m5", "m6"], True, False, None)
+        middle = inbox.transcript_page(session, conv.id, before_id=newest.first_id, limit=3)
+        assert (texts(middle), middle.earlier, middle.later, middle.later_before) == (
+            ["m1", "m2", "m3"], True, True, None)  # the later page is the newest page
+        oldest = inbox.transcript_page(session, conv.id, before_id=middle.first_id, limit=3)
+        assert (texts(oldest), oldest.earlier, oldest.later, oldest.later_before) == (
+            ["m0"], False, True, ids[4])
+        assert texts(inbox.transcript_page(session, conv.id, before_id=ids[4], limit=3)) == ["m1", "m2", "m3"]
+        none_before = inbox.transcript_page(session, conv.id, before_id=ids[0], limit=3)
+        assert (texts(none_before), none_before.earlier, none_before.later) == ([], False, True)
+        beyond = inbox.transcript_page(session, conv.id, before_id=2**31 - 1, limit=3)
+        assert (texts(beyond), beyond.later) == (["m4", "m5", "m6"], False)
+        empty = inbox.transcript_page(session, conversation(session).id)
+        assert (empty.messages, empty.earlier, empty.later, empty.first_id) == ((), False, False, None)
+
+
+def test_a_transcript_page_holds_a_bounded_amount_of_text_and_at_least_one_message(session_factory):
+    with session_factory.begin() as session:
+        conv = conversation(session)
+        ids = [message(session, conv, "patient", 100 - n, str(n) * size).id
+               for n, size in enumerate((10, 3000, 400, 400, 400))]
+    with session_factory() as session:
+        def page_before(before_id):
+            page = inbox.transcript_page(session, conv.id, before_id=before_id, limit=50, max_chars=1000)
+            return [m.id for m in page.messages], page.earlier, page.later_before
+
+        assert page_before(None) == ([ids[3], ids[4]], True, None)
+        assert page_before(ids[3]) == ([ids[2]], True, None)  # 3000 characters more would not fit
+        assert page_before(ids[2]) == ([ids[1]], True, ids[4])  # one message, however long
+        assert page_before(ids[4]) == ([ids[2], ids[3]], True, None)  # its later page: no gap
+        assert page_before(ids[1]) == ([ids[0]], False, ids[2])
+        items, more = inbox.messages_after(session, conv.id, limit=50, max_chars=1000)
+        assert ([len(m.text) for m in items], more) == ([10], True)
 
 
 def test_the_change_marker_moves_on_changes_but_not_on_reads(session_factory, staff_id):

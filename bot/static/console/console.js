@@ -346,24 +346,80 @@
     panel.classList.toggle("urgent", esc.urgent && esc.status !== "resolved");
   }
 
+  function messageIdsShown(transcript) {
+    var ids = {};
+    transcript.querySelectorAll(".msg").forEach(function (li) { ids[li.getAttribute("data-message-id")] = true; });
+    return ids;
+  }
+
+  /* "Earlier messages" loads the page before the first message shown into the transcript, above it,
+   * where the reader is (the link itself goes to that page without this script). */
+  function enhanceEarlierLink(id, transcript) {
+    var link = document.getElementById("transcript-earlier");
+    if (!link) { return; }
+    var loading = false;
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      if (loading) { return; }
+      loading = true;
+      link.setAttribute("aria-disabled", "true");
+      var url = "/staff/api/conversations/" + id + "?before=" + link.getAttribute("data-before") +
+        "&after_note=" + lastId("#notes .note", "data-note-id");
+      getJSON(url).then(function (data) {
+        var shown = messageIdsShown(transcript);
+        var items = data.messages.filter(function (m) { return !shown[String(m.id)]; }).map(messageItem);
+        var anchor = transcript.firstElementChild;
+        var anchorTop = anchor ? anchor.getBoundingClientRect().top : 0;
+        var fragment = document.createDocumentFragment();
+        items.forEach(function (li) { fragment.appendChild(li); });
+        // The reader asked for these: the live region announces new messages, not a page of old ones.
+        transcript.setAttribute("aria-live", "off");
+        transcript.insertBefore(fragment, anchor);
+        window.setTimeout(function () { transcript.setAttribute("aria-live", "polite"); }, 1000);
+        if (anchor) { transcript.scrollTop += anchor.getBoundingClientRect().top - anchorTop; }
+        if (items.length) { document.getElementById("transcript-empty").hidden = true; }
+        if (data.earlier_before) {
+          link.setAttribute("data-before", data.earlier_before);
+          link.href = "/staff/conversations/" + id + "?before=" + data.earlier_before;
+        } else {
+          link.closest("p").remove();
+        }
+        if (items.length) {
+          var newest = items[items.length - 1];
+          newest.tabIndex = -1;
+          newest.focus();
+        }
+        setStatus(items.length === 1 ? "1 earlier message shown." : items.length + " earlier messages shown.");
+      }).catch(function () {
+        setStatus("Could not load the earlier messages; try again.");
+      }).then(function () {
+        loading = false;
+        link.removeAttribute("aria-disabled");
+      });
+    });
+  }
+
   function startConversation() {
     var root = document.getElementById("conversation");
     var id = root.getAttribute("data-conversation-id");
     var transcript = document.getElementById("transcript");
     var notes = document.getElementById("notes");
+    // New messages are added only below the newest ones; an earlier page keeps its messages.
+    var newest = transcript.getAttribute("data-newest") !== "no";
     var busy = false;
     var again = false;
     function refresh() {
       if (busy) { again = true; return; }
       busy = true;
-      var url = "/staff/api/conversations/" + id + "?after=" + lastId("#transcript .msg", "data-message-id") +
-        "&after_note=" + lastId("#notes .note", "data-note-id");
+      var url = "/staff/api/conversations/" + id + "?after_note=" + lastId("#notes .note", "data-note-id");
+      if (newest) { url += "&after=" + lastId("#transcript .msg", "data-message-id"); }
       getJSON(url).then(function (data) {
         data.messages.forEach(function (m) { transcript.appendChild(messageItem(m)); });
         if (data.messages.length) {
           document.getElementById("transcript-empty").hidden = true;
           transcript.scrollTop = transcript.scrollHeight;
         }
+        if (data.more_after) { again = true; } // more arrived than one answer holds
         data.notes.forEach(function (n) { notes.appendChild(noteItem(n)); });
         drawHeader(data.conversation);
       }).catch(function () {
@@ -374,8 +430,13 @@
       });
     }
     transcript.scrollTop = transcript.scrollHeight;
+    enhanceEarlierLink(id, transcript);
     enhanceForms(function (form) {
       if (form.closest(".conv-requests")) { form.replaceWith(el("span", "sub", "Marked done.")); }
+      if (!newest && form.id === "reply-form") { // the reply is with the newest messages: go there
+        window.location.assign("/staff/conversations/" + id);
+        return;
+      }
       refresh();
     });
     live(function (data) {

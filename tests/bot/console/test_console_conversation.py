@@ -294,3 +294,124 @@ async def test_audit_details_never_hold_message_text(console, accounts, rows, se
     dumped = json.dumps([[r.action, r.actor_id, r.subject_type, r.subject_id, r.detail] for r in rows_])
     for private in ("PRIVATE", "+447700900123", "Can I speak", "staff@clinic.example"):
         assert private not in dumped
+
+
+# ---- a long transcript, a page at a time ---------------------------------------------------
+
+TEXTS = re.compile(r'<div class="msg-text">([^<]*)</div>')
+EARLIER_LINK = re.compile(r'<a id="transcript-earlier" href="([^"]+)" data-before="(\d+)">Earlier messages</a>')
+LATER_LINK = re.compile(r'<a id="transcript-later" href="([^"]+)">Later messages</a>')
+
+
+def seed_long_conversation(rows, count, text=lambda n: f"message {n}"):
+    """A conversation of `count` messages, patient and assistant in turn; the ids of the messages."""
+    conversation = rows.conversation()
+    with rows.factory.begin() as session:
+        ids = [rows.message(conversation, text(n), author="patient" if n % 2 else "bot",
+                            at=START + timedelta(seconds=n), session=session) for n in range(1, count + 1)]
+    return conversation, ids
+
+
+def shown(text):
+    return [int(t.split()[-1]) for t in TEXTS.findall(text) if t.startswith("message ")]
+
+
+async def test_a_long_conversation_opens_on_its_newest_messages_and_pages_back(console, accounts, rows,
+                                                                              session_factory):
+    conversation, ids = seed_long_conversation(rows, 120)
+    await console.signed_in_as("staff@clinic.example")
+    response, text = await console.page(f"/staff/conversations/{conversation}")
+    assert response.status == 200 and shown(text) == list(range(71, 121))
+    assert 'data-newest="yes"' in text and 'id="transcript-earlier-note"' not in text
+    assert LATER_LINK.search(text) is None
+    href, before = EARLIER_LINK.search(text).groups()
+    assert (href, int(before)) == (f"/staff/conversations/{conversation}?before={ids[70]}", ids[70])
+
+    _, text = await console.page(href)
+    assert shown(text) == list(range(21, 71))
+    assert 'data-newest="no"' in text and "You are reading earlier messages" in text
+    assert f'<a id="transcript-newest" href="/staff/conversations/{conversation}">' in text
+    assert LATER_LINK.search(text).group(1) == f"/staff/conversations/{conversation}"
+    href = EARLIER_LINK.search(text).group(1)
+    assert href == f"/staff/conversations/{conversation}?before={ids[20]}"
+
+    _, text = await console.page(href)
+    assert shown(text) == list(range(1, 21))
+    assert EARLIER_LINK.search(text) is None and 'id="transcript-earlier"' not in text  # the first page
+    _, later = await console.page(LATER_LINK.search(text).group(1))
+    assert shown(later) == list(range(21, 71))
+    # The panels beside the transcript are those of the conversation, whichever page is shown.
+    assert 'id="escalation-panel"' in text and 'id="note-form"' in text and 'id="reply-form"' in text
+
+    viewed = audit_rows(session_factory, "transcript_viewed")
+    assert [(r.actor_id, r.subject_id, r.detail) for r in viewed] == [
+        (str(accounts["staff"]), str(conversation), {"messages": 50}),
+        (str(accounts["staff"]), str(conversation), {"before_message_id": ids[70], "messages": 50}),
+        (str(accounts["staff"]), str(conversation), {"before_message_id": ids[20], "messages": 20}),
+        (str(accounts["staff"]), str(conversation), {"before_message_id": ids[70], "messages": 50}),
+    ]
+
+
+async def test_an_earlier_page_of_a_verified_patient_is_audited_as_a_bookings_view_too(console, accounts, rows,
+                                                                                       session_factory):
+    patient_id = seed_patient(session_factory)
+    conversation = seed_conversation(rows, "sms", "+447700900123", patient_id=patient_id)
+    await console.signed_in_as("staff@clinic.example")
+    with session_factory() as session:
+        last = session.execute(select(Message.id).where(Message.conversation_id == conversation)
+                               .order_by(Message.id.desc())).scalars().first()
+    _, text = await console.page(f"/staff/conversations/{conversation}?before={last}")
+    assert [author for author, _ in AUTHORS.findall(text)] == ["patient", "bot"]
+    assert 'id="patient-name">Alex Morgan<' in text
+    assert [r.detail for r in audit_rows(session_factory, "transcript_viewed")] == [
+        {"before_message_id": last, "messages": 2}]
+    assert [r.detail for r in audit_rows(session_factory, "bookings_viewed")] == [{"conversation_id": conversation}]
+
+
+async def test_a_page_of_long_messages_stays_small(console, accounts, rows):
+    """100 messages of 2,000 characters (what is stored of the longest): the page holds a part of them."""
+    await console.signed_in_as("staff@clinic.example")
+    for text in (lambda n: f"{n:04d}" + "x" * 1996, lambda n: f"{n:04d}" + '"<&' * 665 + "'"):
+        conversation, _ = seed_long_conversation(rows, 100, text)
+        response, page = await console.page(f"/staff/conversations/{conversation}")
+        assert response.status == 200
+        size = len(page.encode("utf-8"))
+        assert size < 200_000, size
+        assert TEXTS.findall(page)[-1].startswith("0100") and EARLIER_LINK.search(page)
+
+
+async def test_a_bad_before_is_400_never_a_server_error(console, accounts, rows):
+    conversation, _ = seed_long_conversation(rows, 3)
+    await console.signed_in_as("staff@clinic.example")
+    bad = {"x": "before must be a number", "-1": "before must not be negative", "1.5": "before must be a number",
+           "": "before must be a message id", "0": "before must be a message id",
+           "99999999999999999999": "before is too large", "9" * 5000: "before must be a number"}
+    for value, says in bad.items():
+        for path in (f"/staff/conversations/{conversation}", f"/staff/api/conversations/{conversation}"):
+            response = await console.client.get(path, params={"before": value})
+            assert (response.status, says in await response.text()) == (400, True), (path, value[:20])
+    both = await console.client.get(f"/staff/api/conversations/{conversation}?before=3&after=1")
+    assert both.status == 400 and "not both" in await both.text()
+    response, text = await console.page(f"/staff/conversations/{conversation}?before=2147483647")
+    assert response.status == 200 and shown(text) == [1, 2, 3] and 'data-newest="yes"' in text
+
+
+async def test_the_api_loads_earlier_pages_and_new_messages_a_page_at_a_time(console, accounts, rows,
+                                                                            session_factory):
+    conversation, ids = seed_long_conversation(rows, 120)
+    await console.signed_in_as("staff@clinic.example")
+    api = f"/staff/api/conversations/{conversation}"
+    data = await (await console.client.get(f"{api}?before={ids[70]}")).json()
+    assert [m["text"] for m in data["messages"]] == [f"message {n}" for n in range(21, 71)]
+    assert data["earlier_before"] == ids[20] and "more_after" not in data
+    data = await (await console.client.get(f"{api}?before={ids[20]}")).json()
+    assert len(data["messages"]) == 20 and data["earlier_before"] is None
+    data = await (await console.client.get(f"{api}?after={ids[9]}")).json()
+    assert [m["id"] for m in data["messages"]] == ids[10:60] and data["more_after"] is True
+    data = await (await console.client.get(f"{api}?after={ids[69]}")).json()
+    assert [m["id"] for m in data["messages"]] == ids[70:] and data["more_after"] is False
+    data = await (await console.client.get(f"{api}?after_note=0")).json()  # an earlier page's live redraw
+    assert data["messages"] == [] and data["conversation"]["id"] == conversation
+    assert [r.detail for r in audit_rows(session_factory, "transcript_viewed")] == [
+        {"before_message_id": ids[70], "messages": 50}, {"before_message_id": ids[20], "messages": 20},
+        {"after_message_id": ids[9], "messages": 50}, {"after_message_id": ids[69], "messages": 50}]
