@@ -18,6 +18,7 @@ from bot.clinic.verification import (
     VERIFIED_NOTICE,
     parse_date_of_birth,
     reference_in,
+    reference_lock_key,
     verify_by_reference,
 )
 
@@ -81,7 +82,8 @@ class VerificationValidation(FormValidationAction):
 
         After a mismatch the reference is kept and only the date of birth is asked again; a booking
         reference typed here instead replaces the kept one (and the date of birth is asked for it).
-        Whether the reference exists is never revealed: the mismatch reply is the same either way.
+        Whether the reference exists is never revealed: the mismatch and the locked replies are the
+        same either way.
         """
         now = utc_now()
         text = str(value or "")
@@ -93,8 +95,10 @@ class VerificationValidation(FormValidationAction):
             dispatcher.utter_message(text="Sorry, I couldn't read that date.")
             return {"date_of_birth": None}
         reference = normalise_reference(tracker.get_slot("booking_reference") or "")
-        with services().session_factory.begin() as session:
-            result = verify_by_reference(session, tracker.sender_id, reference, text, now)
+        clinic = services()
+        key = reference_lock_key(clinic.settings.identity_signing_key, clinic.settings.session_secret)
+        with clinic.session_factory.begin() as session:
+            result = verify_by_reference(session, tracker.sender_id, reference, text, now, key)
             patient = get_patient(session, result.patient_id) if result.patient_id else None
         if patient is not None:
             dispatcher.utter_message(json_message=VERIFIED_NOTICE)  # the router binds it to this tab

@@ -62,7 +62,7 @@ class CourseProgress:
 
 
 def normalise_reference(text: str) -> str:
-    """Canonical clinic reference: "mc 1001", "MC1001", "mc-1001" all become "MC-1001".
+    """Canonical clinic reference: "mc 4827", "MC4827", "mc-4827" all become "MC-4827".
 
     Clinic references have the shape PREFIX-NUMBER (letters, a hyphen, digits); anything in that
     shape, with or without spaces, hyphen, dot, slash or underscore between the parts, is
@@ -99,7 +99,7 @@ def normalise_phone(raw: str, default_region: str) -> Optional[str]:
 
 
 def source_key_for(clinic_ref: str, starts_at: datetime) -> str:
-    """The import identity of an appointment: "MC-1001|2026-11-20T10:00:00+00:00"."""
+    """The import identity of an appointment: "MC-4827|2026-11-20T10:00:00+00:00"."""
     return f"{clinic_ref}|{starts_at.astimezone(timezone.utc).isoformat()}"
 
 
@@ -125,7 +125,7 @@ def find_patient_by_phone(session: Session, phone_e164: str) -> Optional[Patient
 
 
 def find_patient_by_ref(session: Session, ref: str) -> Optional[PatientView]:
-    """The patient with this clinic reference (normalised first, so "mc 1001" works), if any."""
+    """The patient with this clinic reference (normalised first, so "mc 4827" works), if any."""
     canonical = normalise_reference(ref)
     if not canonical:
         return None

@@ -83,7 +83,7 @@ def demo_patients(now: datetime, tz: ZoneInfo) -> Tuple[DemoPatient, ...]:
         return DemoSession(_local(today + timedelta(days=days), hour, 0, tz), status, PRACTITIONER)
 
     alex = DemoPatient(
-        clinic_ref="MC-1001",
+        clinic_ref="MC-4827",
         full_name="Alex Morgan",
         phone_e164="+447700900123",
         date_of_birth=date(1988, 4, 12),
@@ -95,7 +95,7 @@ def demo_patients(now: datetime, tz: ZoneInfo) -> Tuple[DemoPatient, ...]:
         ),
     )
     sam = DemoPatient(
-        clinic_ref="MC-1002",
+        clinic_ref="MC-7315",
         full_name="Sam Rivera",
         phone_e164="+447700900456",
         date_of_birth=date(1979, 11, 2),

@@ -4,38 +4,40 @@ Web chat: clinic reference plus date of birth (`verify_by_reference`). SMS and W
 sender's phone number, signed by the router (bot.clinic.identity) and looked up by the session-start
 action (`bookings.find_patient_by_phone`).
 
-Locking, checked before anything is compared so that a locked patient cannot be verified even
+Locking, checked before anything is compared so that a locked reference cannot be verified even
 with the right details:
 - a conversation with MAX_FAILED_ATTEMPTS mismatches (ever) is locked;
-- a patient with MAX_FAILED_ATTEMPTS mismatches in the last LOCK_WINDOW, from any conversations,
-  is locked until older mismatches leave the window.
-Refused ("locked") tries are recorded but do not count as mismatches, so a patient who keeps
-trying while locked is not locked for longer.
+- a typed reference with MAX_FAILED_ATTEMPTS mismatches in the last LOCK_WINDOW, from any
+  conversations, is locked until older mismatches leave the window. The lock is per reference as
+  typed (normalised), whether or not a patient has it, so an invented reference locks exactly like
+  a real one and "locked" says nothing about which references exist. (A lock per patient would add
+  nothing: a patient's attempts are exactly those with their reference; and it would lock only real
+  references.)
+Refused ("locked") tries are recorded but do not count as mismatches, so a reference that keeps
+being tried while locked is not locked for longer.
 
 No enumeration: an unknown reference and a wrong date of birth give the same outcome, the same
-`attempts_left` (counted per conversation) and no patient id. What was typed is never stored or
-logged; attempts and audit rows hold only ids, outcomes and times.
+`attempts_left` (the fewer left of the conversation's and the reference's) and no patient id, after
+the same queries (the patient lookup, the date parsing and one count run whatever was typed). What
+was typed is never stored or logged: an attempt holds ids, the outcome, the time and the reference's
+keyed hash (`reference_hash`, HMAC-SHA256 with `reference_lock_key`), the only way attempts from
+different conversations are counted together.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Optional, Tuple
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
 
 from bot.clinic import audit
-from bot.clinic.bookings import (  # noqa: F401  (normalise_reference is part of this module's API)
-    PatientView,
-    find_patient_by_phone,
-    find_patient_by_ref,
-    normalise_phone,
-    normalise_reference,
-)
+from bot.clinic.bookings import normalise_reference
 from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import Patient, VerificationAttempt
 
@@ -47,6 +49,11 @@ VERIFIED_NOTICE = {"identity": "verified"}
 MAX_FAILED_ATTEMPTS = 5
 LOCK_WINDOW = timedelta(hours=1)
 OLDEST_AGE_YEARS = 130
+# The reference lock's hashing key is derived from a configured secret with this label, so it is
+# never the secret itself; with no secret configured, from DEFAULT_REFERENCE_SECRET instead.
+REFERENCE_KEY_LABEL = b"clinic verification: reference lock v1"
+DEFAULT_REFERENCE_SECRET = "no IDENTITY_SIGNING_KEY or SESSION_SECRET configured"
+REFERENCE_HASH_CHARS = 32
 
 # (day, month, year as typed: two or four digits)
 DateParts = Tuple[int, int, str]
@@ -165,7 +172,7 @@ def _date_from_parts(parts: Optional[DateParts], today: date) -> Optional[date]:
 
 
 def reference_in(text: str) -> Optional[str]:
-    """The booking reference in `text` ("MC-1002", "mc 1002", "my ref is MC1002"), normalised, or
+    """The booking reference in `text` ("MC-7315", "mc 7315", "my ref is MC7315"), normalised, or
     None when the text is not shaped like one. Says nothing about whether the reference exists."""
     compact = _REFERENCE_LEAD_IN.sub("", (text or "").strip().rstrip(".!?"))
     if not compact or len(compact) > 40:
@@ -176,58 +183,86 @@ def reference_in(text: str) -> Optional[str]:
     return match.group(0)
 
 
-def _count_mismatches(session: Session, *conditions: ColumnElement) -> int:
-    """How many mismatched attempts match `conditions`."""
-    query = select(func.count(VerificationAttempt.id)).where(
-        VerificationAttempt.outcome == "mismatch", *conditions
-    )
-    return session.execute(query).scalar_one()
+def reference_lock_key(identity_signing_key: str, session_secret: str) -> bytes:
+    """The key of the reference hashes: HMAC-SHA256 of REFERENCE_KEY_LABEL under IDENTITY_SIGNING_KEY,
+    else SESSION_SECRET, else DEFAULT_REFERENCE_SECRET.
+
+    Stable for every process given the same configuration, so action servers that share a database
+    count the same reference's attempts together. With neither secret set, anyone who reads the
+    database can test guesses of the hashed references.
+    """
+    secret = identity_signing_key or session_secret or DEFAULT_REFERENCE_SECRET
+    return hmac.new(secret.encode("utf-8"), REFERENCE_KEY_LABEL, hashlib.sha256).digest()
 
 
-def _is_locked(session: Session, conversation_id: int, patient_id: Optional[int], now: datetime) -> bool:
-    """True when the conversation, or the patient within the last hour, has used up its attempts."""
-    in_conversation = _count_mismatches(session, VerificationAttempt.conversation_id == conversation_id)
-    if in_conversation >= MAX_FAILED_ATTEMPTS:
-        return True
-    if patient_id is None:
-        return False
-    recent = _count_mismatches(
-        session,
-        VerificationAttempt.patient_id == patient_id,
-        VerificationAttempt.attempted_at > now - LOCK_WINDOW,
-    )
-    return recent >= MAX_FAILED_ATTEMPTS
+def reference_hash(key: bytes, reference_text: str) -> str:
+    """The keyed hash (32 hex characters) of a typed reference, normalised first ("mc 4827" is
+    "MC-4827")."""
+    reference = normalise_reference(reference_text).encode("utf-8")
+    return hmac.new(key, reference, hashlib.sha256).hexdigest()[:REFERENCE_HASH_CHARS]
+
+
+def _mismatches_so_far(session: Session, conversation_id: int, hashed_reference: str, now: datetime) -> Tuple[int, int]:
+    """(mismatches in this conversation ever, mismatches of this reference in the last LOCK_WINDOW),
+    in one query."""
+    in_conversation = VerificationAttempt.conversation_id == conversation_id
+    of_reference = and_(VerificationAttempt.reference_hash == hashed_reference,
+                        VerificationAttempt.attempted_at > now - LOCK_WINDOW)
+    query = select(
+        func.count(VerificationAttempt.id).filter(in_conversation),
+        func.count(VerificationAttempt.id).filter(of_reference),
+    ).where(VerificationAttempt.outcome == "mismatch", or_(in_conversation, of_reference))
+    conversation_count, reference_count = session.execute(query).one()
+    return conversation_count, reference_count
+
+
+def _is_locked(mismatches: Tuple[int, int]) -> bool:
+    """True when the conversation, or the reference within LOCK_WINDOW, has used up its attempts."""
+    return max(mismatches) >= MAX_FAILED_ATTEMPTS
+
+
+def _date_of_birth_on_record(session: Session, reference: str) -> Tuple[Optional[int], Optional[date]]:
+    """(patient id, date of birth) of the patient with this normalised reference, or (None, None);
+    one indexed lookup whatever the reference is (an empty one too)."""
+    row = session.execute(
+        select(Patient.id, Patient.date_of_birth).where(Patient.clinic_ref == reference)
+    ).one_or_none()
+    return (row.id, row.date_of_birth) if row is not None else (None, None)
 
 
 def verify_by_reference(
-    session: Session, sender_key: str, reference_text: str, dob_text: str, now: datetime
+    session: Session, sender_key: str, reference_text: str, dob_text: str, now: datetime, reference_key: bytes
 ) -> VerificationResult:
     """Check a clinic reference and date of birth; record the attempt and an audit row.
 
     `sender_key` is Rasa's "<channel>:<id>" of the conversation the patient writes in (its row is
-    created if this is the first thing stored about it); attempts are counted per conversation.
+    created if this is the first thing stored about it); `reference_key` is `reference_lock_key(...)`
+    of the configuration. The same work is done whether the reference exists, is locked or neither.
     """
     conversation_id = get_or_create_conversation(session, sender_key, now).id
-    patient = find_patient_by_ref(session, reference_text)
-    patient_id = patient.id if patient else None
-    if _is_locked(session, conversation_id, patient_id, now):
+    reference = normalise_reference(reference_text)
+    hashed_reference = reference_hash(reference_key, reference)
+    patient_id, on_record = _date_of_birth_on_record(session, reference)
+    born = parse_date_of_birth(dob_text, now.date())
+    matches = born is not None and on_record is not None and born == on_record
+    mismatches = _mismatches_so_far(session, conversation_id, hashed_reference, now)
+    if _is_locked(mismatches):
         outcome = "locked"
     else:
-        born = parse_date_of_birth(dob_text, now.date())
-        stored = session.get(Patient, patient_id).date_of_birth if patient_id is not None else None
-        outcome = "verified" if born is not None and born == stored else "mismatch"
+        outcome = "verified" if matches else "mismatch"
 
     session.add(
         VerificationAttempt(
             conversation_id=conversation_id,
             patient_id=patient_id,
+            reference_hash=hashed_reference,
             succeeded=outcome == "verified",
             outcome=outcome,
             attempted_at=now,
         )
     )
     session.flush()
-    used = _count_mismatches(session, VerificationAttempt.conversation_id == conversation_id)
+    used = max(mismatches) + (1 if outcome == "mismatch" else 0)
     attempts_left = 0 if outcome == "locked" else max(MAX_FAILED_ATTEMPTS - used, 0)
     action = {"verified": "verification_succeeded", "mismatch": "verification_failed"}.get(
         outcome, "verification_locked"
@@ -248,4 +283,3 @@ def verify_by_reference(
         patient_id=patient_id if outcome == "verified" else None,
         attempts_left=attempts_left,
     )
-

@@ -71,7 +71,7 @@ def duration(seconds: float) -> str:
 
 
 def patient_label(name: Optional[str], ref: Optional[str]) -> str:
-    """Like "Alex Morgan (MC-1001)", or "Not verified"."""
+    """Like "Alex Morgan (MC-4827)", or "Not verified"."""
     if name is None:
         return "Not verified"
     return f"{name} ({ref})" if ref else name

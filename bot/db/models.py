@@ -99,7 +99,7 @@ class UTCDateTime(TypeDecorator):
 
 
 class Patient(Base):
-    """A patient of the clinic, known by the clinic's own reference (e.g. MC-1001)."""
+    """A patient of the clinic, known by the clinic's own reference (e.g. MC-4827)."""
 
     __tablename__ = "patients"
 
@@ -170,7 +170,11 @@ class Appointment(Base):
 
 
 class VerificationAttempt(Base):
-    """One try at proving identity; never holds what was typed (reference or date of birth)."""
+    """One try at proving identity; never holds what was typed (reference or date of birth).
+
+    `reference_hash` is the keyed hash of the typed reference (bot.clinic.verification), so tries of
+    one reference from different conversations lock it together; NULL on rows older than it.
+    """
 
     __tablename__ = "verification_attempts"
 
@@ -178,6 +182,7 @@ class VerificationAttempt(Base):
     conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
                              index=True)
     patient_id = Column(Integer, ForeignKey("patients.id", ondelete="SET NULL"), nullable=True, index=True)
+    reference_hash = Column(String(32), nullable=True, index=True)
     succeeded = Column(Boolean, nullable=False)
     # "mismatch" attempts count towards the lock; "locked" ones are refused without comparing.
     outcome = Column(String(16), nullable=False)

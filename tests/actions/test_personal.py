@@ -77,7 +77,7 @@ def form_events(question):
         {"event": "user", "text": question["text"], "parse_data": question},
         {"event": "action", "name": "verification_form"},
         {"event": "active_loop", "name": "verification_form"},
-        {"event": "user", "text": "MC-1001", "parse_data": user_message("MC-1001", "inform")},
+        {"event": "user", "text": "MC-4827", "parse_data": user_message("MC-4827", "inform")},
         {"event": "user", "text": "12/04/1988", "parse_data": user_message("12/04/1988", "inform")},
         {"event": "active_loop", "name": None},
     ]

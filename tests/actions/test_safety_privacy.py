@@ -23,7 +23,7 @@ def after_the_form(asked="delete my data", slots=None, sender_id=SENDER):
         {"event": "user", "text": asked, "parse_data": question},
         {"event": "action", "name": "data_deletion_form"},
         {"event": "active_loop", "name": "data_deletion_form"},
-        {"event": "user", "text": "MC-1001", "parse_data": user_message("MC-1001", "inform")},
+        {"event": "user", "text": "MC-4827", "parse_data": user_message("MC-4827", "inform")},
         {"event": "action", "name": "data_deletion_form"},
     ]
     slots = VERIFIED_ALEX if slots is None else slots
@@ -127,7 +127,7 @@ async def test_the_erasure_form_asks_for_identity_unless_verified(clinic):
 
 
 def test_the_erasure_form_checks_identity_like_verification(clinic):
-    tracker = make_tracker(user_message("12/04/1988", "inform"), {"booking_reference": "MC-1001"},
+    tracker = make_tracker(user_message("12/04/1988", "inform"), {"booking_reference": "MC-4827"},
                            sender_id=SENDER, active_loop={"name": "data_deletion_form"})
     result = DataDeletionValidation().validate_date_of_birth(
         "12/04/1988", CollectingDispatcher(), tracker, {})

@@ -1,14 +1,18 @@
 """Verification form validation, prices, "did you mean", handoff and change requests."""
+from dataclasses import replace
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
-from actions.common import services
+from actions.common import ClinicServices, services, use_services
 from actions.faq import ActionAnswerCost, ActionSuggestTopics
 from actions.handoff import ActionHandoff, ActionSubmitChangeRequest
+from actions.personal import ActionAnswerPersonal
 from actions.verification import ChangeRequestValidation, VerificationValidation
+from bot.clinic.verification import reference_hash, reference_lock_key
 from bot.conversations.handoff import HandoffRequest, escalate
-from bot.db.models import AuditLog, Conversation, Escalation, StaffRequest, VerificationAttempt
+from bot.db.models import AuditLog, Base, Conversation, Escalation, StaffRequest, VerificationAttempt
 from tests.actions.conftest import NOW, VERIFIED_ALEX, make_tracker, user_message
 from tests.actions.test_personal import run, texts
 
@@ -25,7 +29,7 @@ def check(reference, dob, sender="web:s1"):
 
 
 def test_right_reference_and_date_of_birth_verify_the_patient(clinic):
-    result, said = check("mc 1001", "12 April 1988")
+    result, said = check("mc 4827", "12 April 1988")
     assert result["verified"] is True and result["verified_patient_id"] == "1"
     assert result["patient_first_name"] == "Alex"
     assert result["date_of_birth"] == "checked", "the date of birth is not kept in the tracker"
@@ -35,7 +39,7 @@ def test_right_reference_and_date_of_birth_verify_the_patient(clinic):
 def test_a_successful_verification_tells_the_router_so_in_a_custom_message(clinic):
     from bot.clinic.verification import VERIFIED_NOTICE
 
-    tracker = make_tracker(user_message("12 April 1988", "inform"), {"booking_reference": "MC-1001"},
+    tracker = make_tracker(user_message("12 April 1988", "inform"), {"booking_reference": "MC-4827"},
                            active_loop={"name": "verification_form"})
     dispatcher = CollectingDispatcher()
     VerificationValidation().validate_date_of_birth("12 April 1988", dispatcher, tracker, {})
@@ -56,51 +60,51 @@ def attempts():
 
 
 def test_wrong_date_of_birth_keeps_the_reference_and_asks_only_for_the_date_again(clinic):
-    result, said = check("MC-1001", "13/04/1988")
-    assert result == {"booking_reference": "MC-1001", "date_of_birth": None}
-    assert said == mismatch("MC-1001", 4)
+    result, said = check("MC-4827", "13/04/1988")
+    assert result == {"booking_reference": "MC-4827", "date_of_birth": None}
+    assert said == mismatch("MC-4827", 4)
 
 
 def test_unknown_reference_gets_the_same_answer_as_a_wrong_date(clinic):
     """No enumeration: the same slots and the same words (only the echoed reference differs)."""
     result_unknown, said_unknown = check("MC-9999", "12/04/1988", sender="web:s2")
-    result_wrong, said_wrong = check("MC-1001", "13/04/1988", sender="web:s3")
-    assert said_unknown == mismatch("MC-9999", 4) and said_wrong == mismatch("MC-1001", 4)
-    assert said_unknown.replace("MC-9999", "MC-1001") == said_wrong
+    result_wrong, said_wrong = check("MC-4827", "13/04/1988", sender="web:s3")
+    assert said_unknown == mismatch("MC-9999", 4) and said_wrong == mismatch("MC-4827", 4)
+    assert said_unknown.replace("MC-9999", "MC-4827") == said_wrong
     assert result_unknown == {"booking_reference": "MC-9999", "date_of_birth": None}
-    assert result_wrong == {"booking_reference": "MC-1001", "date_of_birth": None}
+    assert result_wrong == {"booking_reference": "MC-4827", "date_of_birth": None}
 
 
 def test_the_kept_reference_is_shown_normalised_and_the_tries_count_down(clinic):
-    said = [check("mc 1001", dob)[1] for dob in ("13/04/1988", "14 April 1988", "12/04/1989")]
-    assert said == [mismatch("MC-1001", 4), mismatch("MC-1001", 3), mismatch("MC-1001", 2)]
+    said = [check("mc 4827", dob)[1] for dob in ("13/04/1988", "14 April 1988", "12/04/1989")]
+    assert said == [mismatch("MC-4827", 4), mismatch("MC-4827", 3), mismatch("MC-4827", 2)]
 
 
 def test_the_right_date_after_a_wrong_one_verifies_with_the_kept_reference(clinic):
-    result, _ = check("MC-1001", "13/04/1988")
+    result, _ = check("MC-4827", "13/04/1988")
     result, said = check(result["booking_reference"], "12/04/1988")
     assert result["verified"] is True and result["verified_patient_id"] == "1" and said == ""
 
 
-@pytest.mark.parametrize("typed", ["MC-1002", "mc 1002", "mc1002", "my ref is MC-1002",
-                                   "sorry, it's mc-1002"])
+@pytest.mark.parametrize("typed", ["MC-7315", "mc 7315", "mc7315", "my ref is MC-7315",
+                                   "sorry, it's mc-7315"])
 def test_a_reference_typed_at_the_date_question_replaces_the_kept_one(clinic, typed):
-    result, said = check("MC-1001", typed)
-    assert result == {"booking_reference": "MC-1002", "date_of_birth": None}
-    assert said == "OK, I'll check booking reference MC-1002 instead."
+    result, said = check("MC-4827", typed)
+    assert result == {"booking_reference": "MC-7315", "date_of_birth": None}
+    assert said == "OK, I'll check booking reference MC-7315 instead."
     assert attempts() == 0, "a new reference is not a try"
 
 
 def test_a_new_reference_is_answered_alike_whether_or_not_it_exists(clinic):
-    _, said_known = check("MC-1001", "MC-1002")
-    _, said_unknown = check("MC-1001", "MC-9999")
-    assert said_unknown.replace("MC-9999", "MC-1002") == said_known
+    _, said_known = check("MC-4827", "MC-7315")
+    _, said_unknown = check("MC-4827", "MC-9999")
+    assert said_unknown.replace("MC-9999", "MC-7315") == said_known
 
 
 def test_after_a_new_reference_its_own_date_of_birth_verifies(clinic):
-    result, _ = check("MC-1001", "12/04/1979")
-    assert result["booking_reference"] == "MC-1001"
-    result, _ = check("MC-1001", "MC-1002")
+    result, _ = check("MC-4827", "12/04/1979")
+    assert result["booking_reference"] == "MC-4827"
+    result, _ = check("MC-4827", "MC-7315")
     result, said = check(result["booking_reference"], "2 November 1979")
     assert result["verified"] is True and result["verified_patient_id"] == "2"
     assert result["patient_first_name"] == "Sam" and said == ""
@@ -110,13 +114,13 @@ def test_after_a_new_reference_its_own_date_of_birth_verifies(clinic):
                                  "April 12th 1988", "12th of April 1988", "Apr. 12, 1988", "1988-04-12",
                                  "12/4/88"])
 def test_dates_of_birth_in_everyday_words_verify(clinic, dob):
-    result, said = check("MC-1001", dob)
+    result, said = check("MC-4827", dob)
     assert result["verified"] is True and said == ""
 
 
 @pytest.mark.parametrize("typed", ["the twelfth of never", "march 12", "born 1988", "hello?"])
 def test_neither_a_date_nor_a_reference_keeps_the_unreadable_date_reply(clinic, typed):
-    result, said = check("MC-1001", typed)
+    result, said = check("MC-4827", typed)
     assert result == {"date_of_birth": None}
     assert said == "Sorry, I couldn't read that date."
     assert attempts() == 0
@@ -124,22 +128,22 @@ def test_neither_a_date_nor_a_reference_keeps_the_unreadable_date_reply(clinic, 
 
 def test_changing_reference_does_not_reset_the_five_tries(clinic):
     for dob in ("01/01/1990", "02/01/1990", "03/01/1990"):
-        result, _ = check("MC-1001", dob)
-    result, _ = check("MC-1001", "MC-1002")
+        result, _ = check("MC-4827", dob)
+    result, _ = check("MC-4827", "MC-7315")
     result, said = check(result["booking_reference"], "01/01/1990")
-    assert said == mismatch("MC-1002", 1)
-    result, said = check("MC-1002", "02/01/1990")
+    assert said == mismatch("MC-7315", 1)
+    result, said = check("MC-7315", "02/01/1990")
     assert result["verification_locked"] is True and result["verified"] is False and said == ""
-    result, _ = check("MC-1002", "2/11/1979")
+    result, _ = check("MC-7315", "2/11/1979")
     assert result.get("verified") is not True and result["verification_locked"] is True
 
 
 async def test_the_form_run_keeps_the_reference_after_a_wrong_date(clinic):
     """The whole validation action, as Rasa calls it: slot events back, one message."""
     tracker = make_tracker(user_message("13/04/1988", "inform"),
-                           {"booking_reference": "MC-1001", "requested_slot": "date_of_birth"},
-                           events=[{"event": "user", "text": "MC-1001"},
-                                   {"event": "slot", "name": "booking_reference", "value": "MC-1001"},
+                           {"booking_reference": "MC-4827", "requested_slot": "date_of_birth"},
+                           events=[{"event": "user", "text": "MC-4827"},
+                                   {"event": "slot", "name": "booking_reference", "value": "MC-4827"},
                                    {"event": "action", "name": "validate_verification_form"}],
                            active_loop={"name": "verification_form"})
     tracker.events.append({"event": "slot", "name": "date_of_birth", "value": "13/04/1988"})
@@ -147,12 +151,12 @@ async def test_the_form_run_keeps_the_reference_after_a_wrong_date(clinic):
     dispatcher = CollectingDispatcher()
     events = await VerificationValidation().run(dispatcher, tracker, domain)
     assert {e["name"]: e["value"] for e in events if e["event"] == "slot"} == {
-        "booking_reference": "MC-1001", "date_of_birth": None}
-    assert [m["text"] for m in dispatcher.messages] == [mismatch("MC-1001", 4)]
+        "booking_reference": "MC-4827", "date_of_birth": None}
+    assert [m["text"] for m in dispatcher.messages] == [mismatch("MC-4827", 4)]
 
 
 def test_unreadable_date_is_not_counted_as_an_attempt(clinic):
-    result, said = check("MC-1001", "the twelfth of never")
+    result, said = check("MC-4827", "the twelfth of never")
     assert result == {"date_of_birth": None}
     assert said == "Sorry, I couldn't read that date."
     with clinic.begin() as session:
@@ -161,10 +165,79 @@ def test_unreadable_date_is_not_counted_as_an_attempt(clinic):
 
 def test_five_failures_stop_verification_even_with_the_right_details_after(clinic):
     for _ in range(5):
-        result, _ = check("MC-1001", "01/01/1990")
+        result, _ = check("MC-4827", "01/01/1990")
     assert result["verification_locked"] is True and result["verified"] is False
-    result, _ = check("MC-1001", "12/04/1988")
+    result, _ = check("MC-4827", "12/04/1988")
     assert result.get("verified") is not True and result["verification_locked"] is True
+
+
+async def what_the_patient_sees(reference, dob, sender):
+    """One try at the date-of-birth question: the slots set, the validation's words, and, when it
+    ends the check, the words of the action that follows the form."""
+    result, said = check(reference, dob, sender=sender)
+    after = ""
+    if result.get("verification_locked"):
+        tracker = make_tracker(user_message(dob, "inform"), {"booking_reference": reference, **result},
+                               sender_id=sender)
+        dispatcher, _ = await run(ActionAnswerPersonal(), tracker)
+        after = texts(dispatcher)
+    return result, said, after
+
+
+async def tries_seen(reference, dob, fresh_dob):
+    """Six tries in one conversation, then one in a fresh conversation, with the reference echoed
+    back written as REF."""
+    seen = []
+    for sender, typed in [(f"web:{reference}-1", dob)] * 6 + [(f"web:{reference}-2", fresh_dob)]:
+        result, said, after = await what_the_patient_sees(reference, typed, sender)
+        seen.append(({k: "REF" if v == reference else v for k, v in result.items()}, said.replace(reference, "REF"),
+                     after))
+    return seen
+
+
+async def test_a_wrong_date_an_unknown_reference_and_a_locked_one_get_the_same_replies(clinic):
+    """Whether the reference is Alex's (given a wrong date of birth) or nobody's, the patient sees
+    the same words try after try, the same lock after five, and the same lock from a fresh
+    conversation (Alex's reference even with the right date of birth)."""
+    real = await tries_seen("MC-4827", "13/04/1988", "12/04/1988")
+    unknown = await tries_seen("MC-5193", "12/04/1988", "12/04/1988")
+    assert real == unknown
+    stopped = ("I couldn't confirm your details, so for your security I've stopped trying for now. "
+               "A member of the clinic team can help you instead.")
+    locked = {"booking_reference": "locked", "date_of_birth": "locked", "verification_locked": True,
+              "verified": False}
+    assert real == (
+        [({"booking_reference": "REF", "date_of_birth": None}, mismatch("REF", left), "") for left in (4, 3, 2, 1)]
+        + [(locked, "", stopped)] * 3)
+
+
+async def test_a_reference_locked_from_elsewhere_is_locked_for_a_fresh_conversation(clinic):
+    for n in range(5):
+        check("MC-7315", "01/01/1990", sender=f"web:elsewhere-{n}")
+        check("MC-5193", "01/01/1990", sender=f"web:elsewhere-{n}")
+    real = await what_the_patient_sees("MC-7315", "2 November 1979", "web:fresh-1")
+    unknown = await what_the_patient_sees("MC-5193", "2 November 1979", "web:fresh-2")
+    assert real == unknown and real[0]["verification_locked"] is True and "stopped trying" in real[2]
+
+
+def test_the_action_hashes_references_with_the_configured_key(clinic):
+    for key in ("first-signing-key", "second-signing-key"):
+        current = services()
+        use_services(ClinicServices(replace(current.settings, identity_signing_key=key), current.session_factory))
+        check("mc 5193", "12/04/1988", sender=f"web:{key}")
+    with clinic.begin() as session:
+        hashes = session.execute(select(VerificationAttempt.reference_hash).order_by(VerificationAttempt.id))
+        assert list(hashes.scalars()) == [reference_hash(reference_lock_key(key, ""), "MC-5193")
+                                          for key in ("first-signing-key", "second-signing-key")]
+
+
+def test_no_typed_reference_or_date_is_stored_by_the_action(clinic):
+    for n in range(6):
+        check("mc 5193", "13/04/1988", sender=f"web:s{n % 2}")
+    with clinic.begin() as session:
+        stored = " ".join(str(value) for table in Base.metadata.sorted_tables
+                          for row in session.execute(select(table)) for value in row)
+    assert "5193" not in stored and "13/04" not in stored and "1988-04-13" not in stored
 
 
 async def test_verified_patient_skips_the_identity_questions(clinic):

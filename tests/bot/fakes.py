@@ -37,7 +37,7 @@ class ScriptedEngine:
         if text == "options":
             return EngineTurn([OutboundMessage("Did you mean:", (Button("Pain", "/faq_pain"),
                                                                  Button("Cost", "/ask_cost")))])
-        if text == "MC-1001 12/04/1988":  # as the verification form does when the details match
+        if text == "MC-4827 12/04/1988":  # as the verification form does when the details match
             return EngineTurn([OutboundMessage("Thanks, Alex, you're verified.")], verified=True)
         if text in ("handoff", "a person please"):
             return EngineTurn([OutboundMessage("I've asked a member of the team to reply here.")],

@@ -110,7 +110,7 @@ def test_most_recent_course_wins(any_session_factory, rows) -> None:
 
 def test_patient_without_bookings(any_session_factory, rows) -> None:
     with any_session_factory.begin() as session:
-        patient_id = rows.patient(ref="MC-1002", name="Sam Rivera", phone=None, session=session)
+        patient_id = rows.patient(ref="MC-7315", name="Sam Rivera", phone=None, session=session)
         assert next_booked_session(session, patient_id, frozen_now(NOW)) is None
         assert last_completed_session(session, patient_id, frozen_now(NOW)) is None
         assert course_progress(session, patient_id, frozen_now(NOW)) is None
@@ -121,9 +121,9 @@ def test_finding_patients(any_session_factory, rows) -> None:
     with any_session_factory.begin() as session:
         patient_id = rows.patient(name="Alex  Jordan Morgan", dob=date(1988, 4, 12), session=session)
     with any_session_factory.begin() as session:
-        by_ref = find_patient_by_ref(session, "mc 1001")
+        by_ref = find_patient_by_ref(session, "mc 4827")
         assert by_ref == find_patient_by_phone(session, "+447700900123") == get_patient(session, patient_id)
-        assert (by_ref.clinic_ref, by_ref.first_name, by_ref.preferred_channel) == ("MC-1001", "Alex", "web")
+        assert (by_ref.clinic_ref, by_ref.first_name, by_ref.preferred_channel) == ("MC-4827", "Alex", "web")
         assert find_patient_by_ref(session, "MC-1009") is None
         assert find_patient_by_ref(session, "") is None
         assert find_patient_by_phone(session, "+447700900999") is None

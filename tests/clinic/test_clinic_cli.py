@@ -59,8 +59,8 @@ def test_import_missing_file(database, capsys, tmp_path: Path) -> None:
 def test_seed_demo(database, capsys) -> None:
     assert main(["seed-demo"]) == 0
     out = capsys.readouterr().out
-    assert "MC-1001  Alex Morgan  born 1988-04-12  phone +447700900123" in out
-    assert "MC-1002  Sam Rivera  born 1979-11-02  phone +447700900456" in out
+    assert "MC-4827  Alex Morgan  born 1988-04-12  phone +447700900123" in out
+    assert "MC-7315  Sam Rivera  born 1979-11-02  phone +447700900456" in out
     assert "completed yesterday at 10:00" in out
     assert main(["seed-demo"]) == 0
     assert capsys.readouterr().out == "the database already has patients; demo data not added\n"

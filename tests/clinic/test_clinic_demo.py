@@ -23,9 +23,9 @@ from bot.db.models import Appointment, AuditLog, Patient
 def test_demo_patients_and_their_sessions(any_session_factory, clinic_profile) -> None:
     now = frozen_now("2026-11-18 12:00")  # Wednesday
     info = seed_demo_clinic(any_session_factory, now, LONDON)
-    assert [p.clinic_ref for p in info.patients] == ["MC-1001", "MC-1002"]
+    assert [p.clinic_ref for p in info.patients] == ["MC-4827", "MC-7315"]
     with any_session_factory.begin() as session:
-        alex = find_patient_by_ref(session, "MC-1001")
+        alex = find_patient_by_ref(session, "MC-4827")
         assert (alex.full_name, alex.phone_e164) == ("Alex Morgan", "+447700900123")
         assert session.get(Patient, alex.id).date_of_birth == date(1988, 4, 12)
         last = last_completed_session(session, alex.id, now)
@@ -44,7 +44,7 @@ def test_demo_patients_and_their_sessions(any_session_factory, clinic_profile) -
     assert (progress.treatment, progress.completed, progress.planned, progress.remaining) == (
         "Hair mesotherapy", 3, 8, 5,
     )
-    assert (sam.full_name, sam.clinic_ref, sam_dob) == ("Sam Rivera", "MC-1002", date(1979, 11, 2))
+    assert (sam.full_name, sam.clinic_ref, sam_dob) == ("Sam Rivera", "MC-7315", date(1979, 11, 2))
     assert describe_when(sam_next.starts_at, now, LONDON) == "on Monday at 11:00"
     assert (sam_progress.completed, sam_progress.remaining, sam_progress.next_session.number_in_course) == (0, 6, 1)
 
@@ -71,7 +71,7 @@ def test_demo_local_times_across_the_spring_clock_change(session_factory) -> Non
     now = frozen_now("2026-03-29 12:00")  # Sunday, the first day of BST
     seed_demo_clinic(session_factory, now, LONDON)
     with session_factory.begin() as session:
-        alex = find_patient_by_ref(session, "MC-1001")
+        alex = find_patient_by_ref(session, "MC-4827")
         last = last_completed_session(session, alex.id, now)
         upcoming = next_booked_session(session, alex.id, now)
     assert last.starts_at == london(2026, 3, 28, 10)  # 10:00 GMT
@@ -85,7 +85,7 @@ def test_demo_just_after_midnight(session_factory) -> None:
     now = frozen_now("2026-07-14 23:30")  # 00:30 BST on Wednesday 15 July
     seed_demo_clinic(session_factory, now, LONDON)
     with session_factory.begin() as session:
-        alex = find_patient_by_ref(session, "MC-1001")
+        alex = find_patient_by_ref(session, "MC-4827")
         last = last_completed_session(session, alex.id, now)
     assert last.starts_at == london(2026, 7, 14, 10)
     assert describe_when(last.starts_at, now, LONDON) == "yesterday at 10:00"
@@ -95,7 +95,7 @@ def test_demo_description(session_factory) -> None:
     now = frozen_now("2026-11-18 12:00")
     lines = seed_demo_clinic(session_factory, now, LONDON).describe(now, LONDON)
     assert lines[0] == (
-        "MC-1001  Alex Morgan  born 1988-04-12  phone +447700900123  Hair mesotherapy, 8 sessions planned"
+        "MC-4827  Alex Morgan  born 1988-04-12  phone +447700900123  Hair mesotherapy, 8 sessions planned"
     )
     assert "    completed yesterday at 10:00" in lines
     assert "    booked    on Saturday at 14:00" in lines

@@ -115,7 +115,7 @@ def test_inbox_items_name_the_verified_patient_and_the_assignee(session_factory,
     with session_factory() as session:
         first, second = inbox.list_inbox(session)
     assert (second.patient_name, second.patient_ref, second.assigned_email) == (
-        "Alex Morgan", "MC-1001", "jo@clinic.example")
+        "Alex Morgan", "MC-4827", "jo@clinic.example")
     assert (first.patient_name, first.assigned_email, first.channel) == (None, None, "web")
 
 
@@ -135,7 +135,7 @@ def test_requests_are_linked_to_their_conversation_and_session(session_factory, 
         view = inbox.get_conversation(session, conv.id)
         mine = inbox.requests_of_conversation(session, view)
     assert (items["reschedule"].conversation_id, items["reschedule"].appointment_starts_at,
-            items["reschedule"].patient_ref, items["reschedule"].wishes) == (conv.id, session_at, "MC-1001", "Mornings")
+            items["reschedule"].patient_ref, items["reschedule"].wishes) == (conv.id, session_at, "MC-4827", "Mornings")
     assert (items["delete_data"].conversation_id, items["delete_data"].channel) == (None, "web")
     assert [r.kind for r in mine] == ["reschedule"]
 

@@ -3,21 +3,29 @@
 Every patient turn goes through the red-flag screen first, as the router does, then to Rasa with
 the real action server. A conversation counts as right only if every turn got the expected answer.
 Gate: at least 0.90 of the conversations. Each turn's outcome goes to results/blind_conversations.json.
+
+The set's writer was told the demo patient's reference is MC-1001 (tests/blind/SPEC.md), the demo's
+reference before it became non-sequential; for this module the demo patient has that reference again.
 """
 import itertools
 import json
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
+from sqlalchemy import update
 
 from tests.reports import reports_dir
+from tests.support.database import sessions_on
 
 pytestmark = pytest.mark.model
 ROOT = Path(__file__).resolve().parents[2]
 CONVERSATIONS = ROOT / "tests" / "blind" / "conversations.yml"
 REPORT = reports_dir() / "blind_conversations.json"
 MIN_CONVERSATION_ACCURACY = 0.90
+SPEC_REFERENCE = "MC-1001"  # the demo patient's reference in tests/blind/SPEC.md
 _ids = itertools.count()
 
 # expect -> (an action run, a response uttered or a reply's opening words) that shows it.
@@ -50,6 +58,25 @@ def screen():
     from bot.settings import Settings
 
     return load_default_screen(Settings.from_env({}))
+
+
+def _rename_patient(database_url: str, old: str, new: str) -> None:
+    """Give the patient with reference `old` the reference `new`."""
+    from bot.db.models import Patient
+
+    with sessions_on(database_url) as factory, factory.begin() as session:
+        session.execute(update(Patient).where(Patient.clinic_ref == old).values(clinic_ref=new))
+
+
+@pytest.fixture(scope="module")
+def spec_demo_patient(dialogue_db):
+    """The demo patient Alex under SPEC_REFERENCE while this module runs, under the demo's own after."""
+    from bot.clinic.demo import demo_patients
+
+    demo_reference = demo_patients(datetime.now(timezone.utc), ZoneInfo("UTC"))[0].clinic_ref
+    _rename_patient(dialogue_db, demo_reference, SPEC_REFERENCE)
+    yield
+    _rename_patient(dialogue_db, SPEC_REFERENCE, demo_reference)
 
 
 async def take_turn(agent, screen, sender_id, text):
@@ -93,7 +120,7 @@ def answered_as_expected(expect, outcome):
     return bool(ran & EXPECTED_ACTIONS[expect])
 
 
-async def test_blind_conversations(agent, screen):
+async def test_blind_conversations(agent, screen, spec_demo_patient):
     results, right = [], 0
     for conversation in conversations():
         sender_id = f"web:blind-{next(_ids)}"

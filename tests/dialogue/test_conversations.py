@@ -36,7 +36,7 @@ async def test_faq_answers_come_from_the_response_selector(agent):
 async def test_verification_then_next_session_and_personal_wash_answer(agent):
     patient = Patient(agent)
     assert "booking reference" in await patient.say("when is my next appointment")
-    assert "date of birth" in await patient.say("MC-1001")
+    assert "date of birth" in await patient.say("MC-4827")
     reply = await patient.say("12/04/1988")
     assert reply.startswith("Your next session is") and "14:00" in reply and "Dr Priya Shah" in reply
     reply = await patient.say("can i wash my hair now?")
@@ -56,8 +56,8 @@ async def test_unverified_patient_gets_no_booking_detail(agent):
 async def test_wrong_details_never_disclose_and_five_failures_stop(agent):
     patient = Patient(agent)
     await patient.say("when is my next appointment")
-    for _ in range(5):  # Sam (MC-1002): the lock also holds Sam's reference for an hour
-        await patient.say("MC-1002")
+    for _ in range(5):  # Sam (MC-7315): the lock also holds Sam's reference for an hour
+        await patient.say("MC-7315")
         reply = await patient.say("01/01/1970")
         assert "11:00" not in reply
     assert "stopped trying" in reply
@@ -69,11 +69,11 @@ async def test_wrong_details_never_disclose_and_five_failures_stop(agent):
 async def test_a_wrong_or_unreadable_date_is_said_once_then_asked_once(agent):
     patient = Patient(agent)
     await patient.say("when is my next appointment")
-    await patient.say("MC-1001")
+    await patient.say("MC-4827")
     texts = [m.get("text") for m in patient.last]
     await patient.say("13/04/1988")
     assert [m.get("text") for m in patient.last] == [
-        "Sorry, that date of birth doesn't match the booking reference MC-1001 (4 of 5 tries left). "
+        "Sorry, that date of birth doesn't match the booking reference MC-4827 (4 of 5 tries left). "
         "If the reference was wrong, you can type the right one instead.",
         "What is your date of birth? (for example 14/03/1985)"]
     await patient.say("31/02/1988")
@@ -101,7 +101,7 @@ async def test_entity_reaches_the_preparation_action(agent):
 async def test_reschedule_request_after_verification(agent):
     patient = Patient(agent)
     assert "booking reference" in await patient.say("i need to move my appointment")
-    await patient.say("MC-1001")
+    await patient.say("MC-4827")
     assert "days or times" in await patient.say("12/04/1988")
     reply = await patient.say("any morning next week")
     assert reply.startswith("Thanks, I've passed your request to move your session")

@@ -156,7 +156,7 @@ def test_a_new_tab_must_verify_again_before_any_booking_detail(assistant, page):
     open_chat(page, assistant.url)
     say(page, "when is my next appointment?")
     wait_for_message(page, "bot", "booking reference")
-    say(page, "MC-1001")
+    say(page, "MC-4827")
     wait_for_message(page, "bot", "date of birth")
     say(page, "12/04/1988")
     booked = wait_for_message(page, "bot", "your next session is")

@@ -23,7 +23,7 @@ SETTLE_SECONDS = 2.0
 UNAVAILABLE = "can't take messages right now"
 NEXT_SESSION = "When is my next appointment?"
 # Alex Morgan, a demo patient (seed-demo): booking reference, then date of birth.
-VERIFICATION = [NEXT_SESSION, "MC-1001", "12/04/1988"]
+VERIFICATION = [NEXT_SESSION, "MC-4827", "12/04/1988"]
 
 
 async def test_database_down_gets_503_and_a_plain_message_then_the_redelivery_is_processed_once(

@@ -30,7 +30,7 @@ from tests.support.clock import START
 
 class Rows:
     """Builders of patients, courses, appointments, conversations, messages, escalations, requests
-    and staff accounts; the defaults are the demo patient Alex Morgan (MC-1001) and START."""
+    and staff accounts; the defaults are the demo patient Alex Morgan (MC-4827) and START."""
 
     def __init__(self, session_factory) -> None:
         """Write through `session_factory` (when no session is handed in)."""
@@ -53,7 +53,7 @@ class Rows:
             active.flush()
             return row.id
 
-    def patient(self, ref: str = "MC-1001", name: str = "Alex Morgan", phone: Optional[str] = "+447700900123",
+    def patient(self, ref: str = "MC-4827", name: str = "Alex Morgan", phone: Optional[str] = "+447700900123",
                 dob: date = date(1988, 4, 12), *, session=None) -> int:
         """A patient."""
         return self._add(Patient(clinic_ref=ref, full_name=name, phone_e164=phone, date_of_birth=dob), session)

@@ -35,13 +35,13 @@ def audit_rows(session_factory, action):
 def seed_patient(session_factory):
     """Alex Morgan: two completed sessions and one booked, of an 8-session course."""
     with session_factory.begin() as session:
-        patient = Patient(clinic_ref="MC-1001", full_name="Alex Morgan", phone_e164="+447700900123",
+        patient = Patient(clinic_ref="MC-4827", full_name="Alex Morgan", phone_e164="+447700900123",
                           date_of_birth=date(1988, 4, 12))
         course = TreatmentCourse(patient=patient, treatment="Hair mesotherapy", planned_sessions=8)
         for index, (days, status) in enumerate(((-14, "completed"), (-7, "completed"), (3, "booked"))):
             course.appointments.append(Appointment(
                 starts_at=START + timedelta(days=days, hours=4), duration_min=45, status=status,
-                practitioner="Dr Priya Shah", source_key=f"MC-1001|{index}"))
+                practitioner="Dr Priya Shah", source_key=f"MC-4827|{index}"))
         session.add(patient)
         session.flush()
         return patient.id
@@ -79,7 +79,7 @@ async def test_a_verified_patient_is_shown_with_their_sessions(console, accounts
     rows.request("sms:+447700900123", wishes="Later in the day", patient_id=patient_id)
     await console.signed_in_as("clinician@clinic.example")
     _, text = await console.page(f"/staff/conversations/{conversation}")
-    assert 'data-verified="yes"' in text and 'id="patient-name">Alex Morgan<' in text and "MC-1001" in text
+    assert 'data-verified="yes"' in text and 'id="patient-name">Alex Morgan<' in text and "MC-4827" in text
     assert "Hair mesotherapy: 2 of 8 sessions done, 6 to go; next on Monday at 14:00." in text
     upcoming = text[text.index('id="upcoming-sessions"'):text.index("Past sessions")]
     assert "Mon 23 Nov 2026, 14:00" in upcoming and "Booked" in upcoming and "session 3 of 8" in upcoming

@@ -28,7 +28,7 @@ def erasure(rows, session_factory, settings):
     from bot.db.session import create_db_engine
 
     with session_factory.begin() as session:
-        alex = Patient(clinic_ref="MC-1001", full_name="Alex Morgan", phone_e164=PHONE,
+        alex = Patient(clinic_ref="MC-4827", full_name="Alex Morgan", phone_e164=PHONE,
                        date_of_birth=date(1988, 4, 12), created_at=START, updated_at=START)
         session.add(alex)
         session.flush()
@@ -36,7 +36,7 @@ def erasure(rows, session_factory, settings):
         session.add(course)
         session.flush()
         session.add(Appointment(course_id=course.id, starts_at=START, duration_min=45, status="booked",
-                                source_key="MC-1001-1", updated_at=START))
+                                source_key="MC-4827-1", updated_at=START))
         patient_id = alex.id
     web = rows.conversation("web", "alex-web", owner="bot", patient_id=patient_id)
     rows.message(web, "I'm Alex Morgan, born 12/04/1988")
@@ -103,7 +103,7 @@ async def test_the_confirmation_page_says_what_goes_and_what_stays(console, acco
     await console.signed_in_as("admin@clinic.example")
     response, text = await console.page(f"/staff/requests/{erasure['request']}/erase")
     assert response.status == 200
-    assert "Alex Morgan (MC-1001)" in text and "Delete my data" in text
+    assert "Alex Morgan (MC-4827)" in text and "Delete my data" in text
     assert '<li data-key="conversations"><strong>2</strong>' in text
     assert '<li data-key="messages"><strong>2</strong>' in text
     assert '<li data-key="events"><strong>2</strong>' in text

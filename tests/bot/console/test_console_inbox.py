@@ -105,11 +105,11 @@ async def test_a_staff_reply_stops_the_waiting_clock_until_the_patient_writes(co
 def seed_request(session_factory, rows):
     """A verified patient with a booked session, and their reschedule request."""
     with session_factory.begin() as session:
-        patient = Patient(clinic_ref="MC-1001", full_name="Alex Morgan", phone_e164="+447700900123",
+        patient = Patient(clinic_ref="MC-4827", full_name="Alex Morgan", phone_e164="+447700900123",
                           date_of_birth=date(1988, 4, 12))
         course = TreatmentCourse(patient=patient, treatment="Hair mesotherapy", planned_sessions=8)
         appointment = Appointment(course=course, starts_at=START + timedelta(days=3, hours=4), duration_min=45,
-                                  status="booked", source_key="MC-1001|x")
+                                  status="booked", source_key="MC-4827|x")
         session.add_all([patient, course, appointment])
         session.flush()
         patient_id, appointment_id = patient.id, appointment.id
@@ -126,7 +126,7 @@ async def test_requests_are_listed_with_the_patients_wishes(console, accounts, r
     row = text[text.index(f'data-request-id="{request_id}"'):]
     row = row[:row.index("</tr>")]
     assert "Reschedule a session" in row and "Any Friday afternoon" in row
-    assert "Alex Morgan (MC-1001)" in row and f'href="/staff/conversations/{conversation}"' in row
+    assert "Alex Morgan (MC-4827)" in row and f'href="/staff/conversations/{conversation}"' in row
     assert "on Monday at 14:00" in row  # the session concerned, clinic time
     with session_factory() as session:
         viewed = session.execute(select(AuditLog).where(AuditLog.action == "requests_viewed")).scalars().all()

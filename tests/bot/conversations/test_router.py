@@ -424,7 +424,7 @@ def verified_client(session_factory, external_id="session-1"):
 
 async def test_a_verification_belongs_to_the_tab_that_made_it(clocked_router, engine, session_factory):
     router, _ = clocked_router
-    await router.receive(from_tab("MC-1001 12/04/1988", "tab-a"))
+    await router.receive(from_tab("MC-4827 12/04/1988", "tab-a"))
     assert verified_client(session_factory) == "tab-a"
     await router.receive(from_tab("when is my next appointment", "tab-a"))
     assert engine.sessions_ended == [] and verified_client(session_factory) == "tab-a"
@@ -437,7 +437,7 @@ async def test_a_verification_belongs_to_the_tab_that_made_it(clocked_router, en
 async def test_a_verification_lapses_after_the_idle_time(clocked_router, engine, session_factory, settings):
     router, clock = clocked_router
     assert settings.verification_idle_minutes == 15
-    await router.receive(from_tab("MC-1001 12/04/1988", "tab-a"))
+    await router.receive(from_tab("MC-4827 12/04/1988", "tab-a"))
     clock.now += timedelta(minutes=14)
     await router.receive(from_tab("and my last session?", "tab-a"))
     assert engine.sessions_ended == []  # each message keeps it alive
@@ -451,7 +451,7 @@ async def test_an_ended_chat_takes_no_more_messages_and_its_id_is_retired(clocke
     from bot.conversations.router import ConversationEnded
 
     router, _ = clocked_router
-    await router.receive(from_tab("MC-1001 12/04/1988", "tab-a"))
+    await router.receive(from_tab("MC-4827 12/04/1988", "tab-a"))
     ref = await router.end_chat("web", "session-1")
     assert ref is not None and engine.sessions_ended == ["web:session-1"]
     assert verified_client(session_factory) is None

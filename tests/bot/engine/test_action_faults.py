@@ -139,9 +139,9 @@ async def test_failing_form_validation_mid_conversation_apologises_and_hands_to_
     assert BOOKING_PROMPT in sent_to(deliverer, session_id)[-1]
     earlier, calls = len(sent_to(deliverer, session_id)), len(stub.calls)
     async with stub.failing(mode, only=frozenset({"validate_verification_form"})):
-        outcome, seconds = await say(router, session_id, "MC-1001")
+        outcome, seconds = await say(router, session_id, "MC-4827")
     assert ("validate_verification_form", mode) in stub.actions_since(calls)
-    assert_handed_to_staff(clinic_sessions, deliverer, session_id, "MC-1001", seconds, outcome, earlier)
+    assert_handed_to_staff(clinic_sessions, deliverer, session_id, "MC-4827", seconds, outcome, earlier)
     await assert_recovered(router, deliverer, stub)
 
 

@@ -26,16 +26,16 @@ NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 OLD = NOW - timedelta(days=400)      # before the 365-day cutoff
 RECENT = NOW - timedelta(days=30)    # after it
 
-TEXT = "my number is +447700900123, I'm Alex Morgan born 12/04/1988, ref MC-1001 and my lips are swelling"
+TEXT = "my number is +447700900123, I'm Alex Morgan born 12/04/1988, ref MC-4827 and my lips are swelling"
 MESSAGES = (
     ("web", "session-abc", "hello"),
     ("web", "session-abc", TEXT),
-    ("sms", "+447700900123", "call me on 07700 900123 please, Alex Morgan, 12 April 1988, MC-1001"),
+    ("sms", "+447700900123", "call me on 07700 900123 please, Alex Morgan, 12 April 1988, MC-4827"),
     ("whatsapp", "+447700900123", "it's Alex Morgan (dob 1988-04-12), my lips are swelling after the session"),
     ("sms", "+447700900123", "STOP"),
 )
 # Words that must never reach a log at INFO: the patient's text, name, reference and birth date.
-FORBIDDEN_WORDS = ("Alex", "Morgan", "MC-1001", "1988", "12/04", "April", "lips", "swelling", "number is",
+FORBIDDEN_WORDS = ("Alex", "Morgan", "MC-4827", "1988", "12/04", "April", "lips", "swelling", "number is",
                    "call me", "session-abc")
 PHONE_DIGITS = "7700900123"  # the phone in any format: +44 7700 900123, 07700-900-123, 447700900123
 
@@ -78,7 +78,7 @@ def count(session, model) -> int:
     return session.execute(select(func.count()).select_from(model)).scalar_one()
 
 
-def patient_with_booking(session, ref: str = "MC-1001", name: str = "Alex Morgan",
+def patient_with_booking(session, ref: str = "MC-4827", name: str = "Alex Morgan",
                          phone: Optional[str] = "+447700900123") -> int:
     """A patient with one course and two sessions (one long ago); the patient's id."""
     patient = Patient(clinic_ref=ref, full_name=name, phone_e164=phone, date_of_birth=date(1988, 4, 12),

@@ -55,7 +55,7 @@ def clinic(any_session_factory):
     ids = {}
     with any_session_factory.begin() as s:
         ids["alex"] = alex = patient_with_booking(s)
-        ids["sam"] = sam = patient_with_booking(s, ref="MC-1002", name="Sam Lee", phone="+447700900456")
+        ids["sam"] = sam = patient_with_booking(s, ref="MC-7315", name="Sam Lee", phone="+447700900456")
         ids["web"] = conversation(s, "web", "alex-session", at=RECENT, messages=[RECENT], patient_id=alex,
                                   escalation="resolved", note=True)
         ids["sms"] = conversation(s, "sms", ALEX_PHONE, at=RECENT, messages=[RECENT, NOW], patient_id=alex,
@@ -145,7 +145,7 @@ def test_erasure_removes_the_patients_conversations_and_tracker_events(any_sessi
     assert done.subject_id == str(clinic["request"])
     # Ids and counts only: no name, phone, reference, date or words of the patient.
     text = json.dumps(erased.detail)
-    for personal in ("Alex", "Morgan", ALEX_PHONE, "7700", "MC-1001", "1988", "Friday", "lips", "alex-session"):
+    for personal in ("Alex", "Morgan", ALEX_PHONE, "7700", "MC-4827", "1988", "Friday", "lips", "alex-session"):
         assert personal not in text
 
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.model
 
 @pytest.fixture
 def clinic_db(tmp_path, migrated_sqlite_template) -> str:
-    """A migrated SQLite database with the demo clinic (Alex Morgan, MC-1001, born 12/04/1988)."""
+    """A migrated SQLite database with the demo clinic (Alex Morgan, MC-4827, born 12/04/1988)."""
     return demo_clinic_database(migrated_sqlite_template, tmp_path / "clinic.db")
 
 
@@ -64,7 +64,7 @@ async def test_real_rasa_turns_leave_no_personal_data_in_the_logs(
     router.register(RecordingDeliverer(SMS, deliveries=deliverer.deliveries,
                                        owner_notices=deliverer.owner_notices))  # one record
     try:
-        turns = [("web", "privacy-web-1", "when is my next appointment"), ("web", "privacy-web-1", "MC-1001"),
+        turns = [("web", "privacy-web-1", "when is my next appointment"), ("web", "privacy-web-1", "MC-4827"),
                  ("web", "privacy-web-1", "12/04/1988"), ("web", "privacy-web-1", TEXT),
                  ("sms", "+447700900123", "hi, Alex Morgan here, can i wash my hair now?")]
         for channel, sender, text in turns:

@@ -276,7 +276,7 @@ async def test_history_comes_in_pages_newest_last(chat, session_factory):
 
 async def test_a_new_tab_of_a_verified_chat_sees_no_history_until_it_verifies(chat):
     first = await chat(tab="tab-a")
-    await first.say("MC-1001 12/04/1988")
+    await first.say("MC-4827 12/04/1988")
     await first.replies(1)
     assert (await first.history())["hidden"] is False
     other = await chat(first.session_id, tab="tab-b")
