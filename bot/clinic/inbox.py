@@ -89,6 +89,8 @@ class InboxItem:
     patient_id: Optional[int]
     patient_name: Optional[str]
     patient_ref: Optional[str]
+    merged_reports: int = 0  # urgent reports from the same network merged into this one (a flood?)
+    merged_into_conversation: Optional[int] = None  # this report was merged into that conversation's case
 
     @property
     def urgent(self) -> bool:
@@ -128,6 +130,8 @@ class EscalationView:
     assigned_email: Optional[str]
     created_at: datetime
     resolved_at: Optional[datetime]
+    merged_reports: int = 0
+    merged_into_conversation: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +271,14 @@ def _waiting_since(escalation: Escalation,
     return first_after
 
 
+def _conversations_of_escalations(session: Session, escalation_ids: Iterable[int]) -> Dict[int, int]:
+    """Escalation id -> its conversation id, for the escalations that still exist."""
+    ids = sorted(set(escalation_ids))
+    if not ids:
+        return {}
+    return dict(session.execute(select(Escalation.id, Escalation.conversation_id).where(Escalation.id.in_(ids))).all())
+
+
 def list_inbox(session: Session, *, status: str = "open",
                assigned_to: Optional[int] = None) -> List[InboxItem]:
     """The escalations for one filter (`INBOX_FILTERS`), optionally only those assigned to someone."""
@@ -294,6 +306,7 @@ def list_inbox(session: Session, *, status: str = "open",
     emails = _emails(session, (e.assigned_to for e, _ in rows))
     patients = _patients(session, (c.patient_id for _, c in rows))
     marks = _waiting_marks(session, sorted({c.id for e, c in rows if e.status != "resolved"}))
+    merged_into = _conversations_of_escalations(session, {e.merged_into_id for e, _ in rows if e.merged_into_id})
     items = []
     for escalation, conversation in rows:
         name, ref = patients.get(conversation.patient_id, (None, None))
@@ -305,6 +318,8 @@ def list_inbox(session: Session, *, status: str = "open",
             created_at=escalation.created_at, resolved_at=escalation.resolved_at,
             waiting_since=_waiting_since(escalation, marks.get(conversation.id, (None, None))),
             patient_id=conversation.patient_id, patient_name=name, patient_ref=ref,
+            merged_reports=escalation.merged_reports or 0,
+            merged_into_conversation=merged_into.get(escalation.merged_into_id),
         ))
     return items
 
@@ -377,6 +392,9 @@ def _escalation_view(session: Session, conversation_id: int) -> Optional[Escalat
         id=escalation.id, reason=escalation.reason, summary=escalation.summary or "",
         priority=escalation.priority, status=escalation.status, assigned_to=escalation.assigned_to,
         assigned_email=email, created_at=escalation.created_at, resolved_at=escalation.resolved_at,
+        merged_reports=escalation.merged_reports or 0,
+        merged_into_conversation=_conversations_of_escalations(
+            session, [escalation.merged_into_id] if escalation.merged_into_id else []).get(escalation.merged_into_id),
     )
 
 

@@ -99,6 +99,7 @@ def inbox_item(item: InboxItem, tz: ZoneInfo, now: datetime, me: int) -> Dict[st
         "reason": item.reason,
         "reason_label": REASON_LABELS.get(item.reason, item.reason),
         "summary": item.summary,
+        "merged_note": merged_note(item.merged_reports, item.merged_into_conversation),
         "verified": item.patient_id is not None,
         "patient_label": patient_label(item.patient_name, item.patient_ref),
         "assigned_label": ("you" if item.assigned_to == me else (item.assigned_email or "someone"))
@@ -166,11 +167,23 @@ def escalation(view: Optional[EscalationView], tz: ZoneInfo, now: datetime,
         "reason": view.reason,
         "reason_label": REASON_LABELS.get(view.reason, view.reason),
         "summary": view.summary,
+        "merged_note": merged_note(view.merged_reports, view.merged_into_conversation),
         "assigned_label": ("you" if view.assigned_to == me else (view.assigned_email or "someone"))
         if view.assigned_to else "nobody",
         "created_label": when(view.created_at, tz, now),
         "resolved_label": when(view.resolved_at, tz, now),
     }
+
+
+def merged_note(merged_reports: int, merged_into_conversation: Optional[int]) -> str:
+    """What staff read about urgent reports merged because one network sent too many."""
+    if merged_into_conversation is not None:
+        return (f"Merged into conversation {merged_into_conversation}: too many urgent reports came from the "
+                "same network. The patient was given the urgent guidance.")
+    if merged_reports:
+        more = "1 more urgent report" if merged_reports == 1 else f"{merged_reports} more urgent reports"
+        return f"{more} from the same network merged here (possibly a flood); see the resolved list."
+    return ""
 
 
 def conversation(view: ConversationView, tz: ZoneInfo, now: datetime, me: int) -> Dict[str, Any]:

@@ -232,7 +232,7 @@ class ConversationRouter:
             raise AddressLimited("new_chats")
         conversation = store.conversation_for(session, inbound.channel, inbound.sender, now)
         conversation.client_key = inbound.client_key
-        if inbound.channel == "web" and inbound.client is not None:
+        if inbound.client is not None:  # the clinic widget's tab: it showed the welcome first
             store.record_outbound(session, conversation.id, [self.replies.welcome()], now)
         return conversation
 

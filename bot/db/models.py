@@ -64,6 +64,11 @@ ESCALATION_REASONS = (
 ESCALATION_PRIORITIES = ("urgent", "normal")
 ESCALATION_STATUSES = ("waiting", "assigned", "resolved")
 VERIFICATION_OUTCOMES = ("verified", "mismatch", "locked")
+# Proactive care (bot/care): the messages written first around each booked session, and what became
+# of each. "sending" is claimed by a sender and not yet known sent; "unknown" is a send that may or
+# may not have gone (the sender stopped mid-way): never sent again automatically.
+CARE_KINDS = ("preparation", "reminder", "aftercare_checkin", "maintenance")
+CARE_STATUSES = ("scheduled", "sending", "sent", "delivered", "read", "failed", "skipped", "cancelled", "unknown")
 
 
 def utcnow() -> datetime:
@@ -110,6 +115,12 @@ class Patient(Base):
     date_of_birth = Column(Date, nullable=False)
     email = Column(String(254), nullable=True)
     preferred_channel = Column(String(16), nullable=False, default="web", server_default="web")
+    # Consent to care messages (bot/care): given or refused, where that was recorded (e.g. "booking
+    # import", "consent form") and when; NULL = never asked, which sends nothing. STOP on a channel
+    # stops them there too (consent_records).
+    care_consent = Column(Boolean, nullable=True)
+    care_consent_source = Column(String(64), nullable=True)
+    care_consent_at = Column(UTCDateTime, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
 
@@ -159,6 +170,7 @@ class Appointment(Base):
     practitioner = Column(String(120), nullable=True)
     source_key = Column(String(120), nullable=False, unique=True)
     updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    confirmed_at = Column(UTCDateTime, nullable=True)  # the patient confirmed it (a reminder's "1")
 
     course: TreatmentCourse = relationship("TreatmentCourse", back_populates="appointments")
 
@@ -380,3 +392,39 @@ class StaffNote(Base):
     staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
     text = Column(Text, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class CareMessage(Base):
+    """One message the assistant writes first about one booked session: the outbox row.
+
+    The unique (appointment, kind) makes each message exist once however often the plan is made;
+    a sender claims a due row (`status` "scheduled" -> "sending") before it sends, so two senders
+    never send the same row (bot/care/sender.py).
+    """
+
+    __tablename__ = "care_messages"
+
+    id = Column(Integer, primary_key=True)
+    appointment_id = Column(Integer, ForeignKey("appointments.id", ondelete="CASCADE"), nullable=False)
+    patient_id = Column(Integer, ForeignKey("patients.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind = Column(String(24), nullable=False)
+    due_at = Column(UTCDateTime, nullable=False)
+    status = Column(String(12), nullable=False, default="scheduled")
+    detail = Column(String(120), nullable=True)  # why skipped, cancelled or failed (never message text)
+    channel = Column(String(16), nullable=True)  # sms or whatsapp, chosen when sent
+    provider = Column(String(16), nullable=True)  # twilio or meta
+    provider_message_id = Column(String(64), nullable=True, index=True)
+    error_code = Column(String(32), nullable=True)  # the provider's, when it failed
+    message_id = Column(Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    claimed_at = Column(UTCDateTime, nullable=True)
+    sent_at = Column(UTCDateTime, nullable=True)
+    status_at = Column(UTCDateTime, nullable=True)  # the provider's latest delivery status
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "kind", name="uq_care_messages_appointment_id"),
+        CheckConstraint(one_of("kind", CARE_KINDS), name="kind"),
+        CheckConstraint(one_of("status", CARE_STATUSES), name="status"),
+        Index("ix_care_messages_status_due_at", "status", "due_at"),
+    )

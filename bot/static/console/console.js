@@ -179,6 +179,7 @@
     tr.appendChild(el("td", null, row.channel_label));
     td = el("td", null, row.reason_label);
     if (row.summary) { td.appendChild(el("div", "sub", row.summary)); }
+    if (row.merged_note) { td.appendChild(el("div", "sub merged", row.merged_note)); }
     tr.appendChild(td);
     td = el("td"); td.appendChild(el("span", "status status-" + row.status, row.status_label)); tr.appendChild(td);
     td = el("td", "waiting", row.waiting_label);

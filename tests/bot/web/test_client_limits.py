@@ -166,6 +166,12 @@ async def test_urgent_cases_beyond_the_limit_from_one_address_are_merged_into_on
         assert len(merged) == 3 and {m.status for m in merged} == {"resolved"}
         owners = session.execute(select(Conversation.owner).order_by(Conversation.id)).scalars().all()
     assert owners == ["staff", "staff", "bot", "bot", "bot"]  # merged chats stay with the bot
+    with session_factory() as session:
+        from bot.console.present import merged_note
+        [main] = [row for row in list_inbox(session) if row.merged_reports]
+        resolved = [row for row in list_inbox(session, status="resolved") if row.merged_into_conversation]
+        assert len(resolved) == 3 and {row.merged_into_conversation for row in resolved} == {main.conversation_id}
+    assert merged_note(main.merged_reports, None).startswith("3 more urgent reports from the same network")
     other = await open_chat(client, "198.51.100.4")
     await other.say(RED_FLAG)
     await other.replies(1)
