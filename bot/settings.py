@@ -134,6 +134,11 @@ class Settings:
     # Staff console sessions: the cookie encryption key (32 url-safe base64 bytes, from
     # `python -m bot new-secret`); empty means a random key per process (logins end on restart).
     session_secret: str = field(default="", repr=False)
+    # Staff console sign-ins: the threads that check passwords (argon2, slow on purpose; off the event
+    # loop), and how many sign-ins may be running or waiting for them at once (more are refused with
+    # "too many sign-in attempts right now").
+    sign_in_threads: int = 1
+    sign_in_queue: int = 8
     # Privacy: conversations silent for longer than RETENTION_DAYS are deleted with their messages
     # and Rasa tracker events (`python -m bot purge`, and by the server every PURGE_INTERVAL_HOURS;
     # 0 turns the server's purge off, e.g. on all but one replica). See bot/privacy/retention.py.
@@ -201,6 +206,8 @@ class Settings:
             engine_threads=_number(env, "ENGINE_THREADS", 1, int),
             verification_idle_minutes=_number(env, "VERIFICATION_IDLE_MINUTES", 15.0, float),
             session_secret=env.get("SESSION_SECRET", ""),
+            sign_in_threads=_number(env, "SIGN_IN_THREADS", 1, int),
+            sign_in_queue=_number(env, "SIGN_IN_QUEUE", 8, int),
             retention_days=_number(env, "RETENTION_DAYS", 365, int),
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),
             trusted_proxies=_trusted_proxies(env.get("TRUSTED_PROXIES", "")),

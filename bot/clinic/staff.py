@@ -1,10 +1,16 @@
 """Staff accounts of the console: creating them, checking passwords, locking after failed logins.
 
-Passwords are hashed with argon2id (argon2-cffi's RFC 9106 defaults). Signing in answers the
-same for an unknown email, a wrong password and a locked account, and takes about as long
-for each (an unknown email is checked against a dummy hash), so the login form does not tell
-anyone which email addresses have accounts. After `MAX_FAILED_LOGINS` wrong passwords in a row
-the account is locked for `LOCKOUT`; the count starts again after the lock.
+Passwords are hashed with argon2id: argon2-cffi's RFC 9106 low-memory profile (64 MiB, 3 passes)
+in one lane, so one check keeps to one CPU core (a hash made with more lanes is redone at the
+next sign-in). Hashing is slow on purpose: the console runs it in its own small thread pool
+(bot/console/hashing.py), never on the event loop.
+
+Signing in answers the same for an unknown email, a wrong password and a locked account, and
+does the same work for each (one password check: an unknown email or a locked account is checked
+against a dummy hash), so the login form does not tell anyone which email addresses have
+accounts. Failures are counted per account and client address (bot/clinic/login_failures.py):
+they lock an account for the address they came from only, and an address that fails too often
+is refused for every account.
 
 Plain Python over SQLAlchemy (the caller owns the transaction), no aiohttp.
 """
@@ -14,7 +20,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import List, Optional, Tuple
 
 from argon2 import PasswordHasher
@@ -24,20 +30,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clinic import audit
+from bot.clinic import login_failures as failures
+from bot.clinic.login_failures import DEFAULT_POLICY, LoginPolicy
 from bot.db.models import STAFF_ROLES, StaffUser, utcnow
 
 logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 DEMO_EMAIL = "demo@clinic.example"
 DEMO_ROLE = "admin"
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-# Module-level so tests can swap in a cheap hasher (the defaults take ~0.5 s per hash on purpose).
-PASSWORD_HASHER = PasswordHasher()
+# Module-level so tests can swap in a cheap hasher (this one takes ~0.2-0.5 s per hash on purpose).
+PASSWORD_HASHER = PasswordHasher(parallelism=1)
 _dummy_hashes: dict = {}
 
 
@@ -52,7 +58,6 @@ class StaffView:
     id: int
     email: str
     role: str
-    locked_until: Optional[datetime] = None
 
     @property
     def is_admin(self) -> bool:
@@ -62,10 +67,12 @@ class StaffView:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of one login attempt: `user` is set only when it succeeded."""
+    """The outcome of one login attempt: `user` is set only when it succeeded; `address_blocked`
+    when it was refused unchecked, because too many sign-ins failed from the client's address."""
 
     user: Optional[StaffView]
     locked_now: bool = False
+    address_blocked: bool = False
 
     @property
     def ok(self) -> bool:
@@ -75,7 +82,7 @@ class LoginResult:
 
 def staff_view(user: StaffUser) -> StaffView:
     """A frozen view of a StaffUser row."""
-    return StaffView(id=user.id, email=user.email, role=user.role, locked_until=user.locked_until)
+    return StaffView(id=user.id, email=user.email, role=user.role)
 
 
 def normalise_email(email: str) -> str:
@@ -104,8 +111,9 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _dummy_hash() -> str:
-    """A hash to check unknown emails against, so they take as long as known ones."""
+def dummy_hash() -> str:
+    """A hash to check unknown emails against, so they take as long as known ones (made once per
+    hasher; the console makes it when it starts, so the first unknown email is not slower)."""
     key = id(PASSWORD_HASHER)
     if key not in _dummy_hashes:
         _dummy_hashes.clear()
@@ -158,6 +166,12 @@ def create_staff_user(session: Session, email: str, password: str, role: str = "
     return staff_view(user)
 
 
+def _clear_locks(session: Session, user: StaffUser) -> int:
+    """End every lock of the account (from every address, and the pre-0008 account-wide one)."""
+    user.failed_logins, user.locked_until = 0, None
+    return failures.clear_account(session, user.id)
+
+
 def set_password(session: Session, email: str, password: str, now: Optional[datetime] = None) -> StaffView:
     """Replace an account's password and unlock it; StaffAccountError if there is no such account."""
     check_new_password(password)
@@ -165,61 +179,97 @@ def set_password(session: Session, email: str, password: str, now: Optional[date
     if user is None:
         raise StaffAccountError(f"there is no account for {normalise_email(email)}")
     user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
+    _clear_locks(session, user)
     audit.record(session, actor_type="system", actor_id=None, action="staff_password_set",
                  subject_type="staff_user", subject_id=user.id, now=now or utcnow())
     return staff_view(user)
 
 
 def unlock(session: Session, email: str, now: Optional[datetime] = None) -> StaffView:
-    """Lift a lockout now; StaffAccountError if there is no such account."""
+    """Lift the account's locks from every address now; StaffAccountError if there is no such account."""
     user = find_staff(session, email)
     if user is None:
         raise StaffAccountError(f"there is no account for {normalise_email(email)}")
-    user.failed_logins, user.locked_until = 0, None
+    cleared = _clear_locks(session, user)
     audit.record(session, actor_type="system", actor_id=None, action="staff_unlocked",
-                 subject_type="staff_user", subject_id=user.id, now=now or utcnow())
+                 subject_type="staff_user", subject_id=user.id, detail={"failures_cleared": cleared},
+                 now=now or utcnow())
+    logger.info("staff account %s unlocked", user.id)
     return staff_view(user)
 
 
-def is_locked(user: StaffUser, now: datetime) -> bool:
-    """True while the account's lockout lasts."""
-    return user.locked_until is not None and user.locked_until > now
+def unlock_everything(session: Session, now: Optional[datetime] = None) -> int:
+    """Forget every failed sign-in: every account lock and every address block end; how many."""
+    cleared = failures.clear_all(session)
+    audit.record(session, actor_type="system", actor_id=None, action="login_locks_cleared",
+                 subject_type="login_failures", detail={"failures_cleared": cleared}, now=now or utcnow())
+    logger.info("every sign-in lock lifted (%d failures forgotten)", cleared)
+    return cleared
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime, *,
-                 max_failures: int = MAX_FAILED_LOGINS, lockout: timedelta = LOCKOUT) -> LoginResult:
-    """Check a login, count a failure (locking the account at `max_failures`) and audit either way.
+def locked_addresses(session: Session, staff_user_id: int, now: datetime,
+                     policy: LoginPolicy = DEFAULT_POLICY) -> int:
+    """From how many client addresses the account is locked now."""
+    return failures.locked_address_count(session, staff_user_id, now, policy)
 
-    The audit rows carry the account id when the email is known, nothing about what was typed.
+
+def authenticate(session: Session, email: str, password: str, now: datetime, *, address_key: str,
+                 policy: LoginPolicy = DEFAULT_POLICY) -> LoginResult:
+    """Check a login from the client address named `address_key`, count a failure, audit either way.
+
+    Slow on purpose (one password check, whatever the outcome, unless the address is refused
+    outright): run it off the event loop. The audit rows carry the account id when the email is
+    known, nothing about what was typed.
     """
-    user = find_staff(session, email) if len(password or "") <= MAX_PASSWORD_LENGTH else None
+    password = password or ""
+    if failures.address_blocked(session, address_key, now, policy):
+        return LoginResult(user=None, address_blocked=True)
+    user = find_staff(session, email) if len(password) <= MAX_PASSWORD_LENGTH else None
     if user is None:
-        verify_password(_dummy_hash(), password or "")
-        audit.record(session, actor_type="staff", actor_id=None, action="login_failed",
-                     detail={"reason": "unknown_account"}, now=now)
-        return LoginResult(user=None)
-    if is_locked(user, now):
-        verify_password(_dummy_hash(), password or "")
-        audit.record(session, actor_type="staff", actor_id=user.id, action="login_failed",
-                     subject_type="staff_user", subject_id=user.id, detail={"reason": "locked"}, now=now)
-        return LoginResult(user=None)
-    if not verify_password(user.password_hash, password or ""):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        locked_now = user.failed_logins >= max_failures
-        if locked_now:
-            user.failed_logins, user.locked_until = 0, now + lockout
-            logger.warning("staff account %s locked after %d failed logins", user.id, max_failures)
-        audit.record(session, actor_type="staff", actor_id=user.id, action="login_failed",
-                     subject_type="staff_user", subject_id=user.id,
-                     detail={"reason": "wrong_password", "locked": locked_now}, now=now)
-        return LoginResult(user=None, locked_now=locked_now)
-    user.failed_logins, user.locked_until = 0, None
+        verify_password(dummy_hash(), password)
+        reason = "unknown_account"
+    elif failures.locked_for_address(session, user.id, address_key, now, policy):
+        verify_password(dummy_hash(), password)
+        reason = "locked"
+    elif verify_password(user.password_hash, password):
+        return _signed_in(session, user, password, address_key, now)
+    else:
+        reason = "wrong_password"
+    return _failed(session, user, reason, address_key, now, policy)
+
+
+def _signed_in(session: Session, user: StaffUser, password: str, address_key: str, now: datetime) -> LoginResult:
+    """The right password: forget this address's failures on the account, rehash if due, audit."""
+    failures.clear_account_at(session, user.id, address_key)
     if PASSWORD_HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     audit.record(session, actor_type="staff", actor_id=user.id, action="login",
                  subject_type="staff_user", subject_id=user.id, now=now)
     return LoginResult(user=staff_view(user))
+
+
+def _failed(session: Session, user: Optional[StaffUser], reason: str, address_key: str, now: datetime,
+            policy: LoginPolicy) -> LoginResult:
+    """Count the failure for the account and address, audit it, and audit a lock it starts."""
+    staff_id = user.id if user is not None else None
+    counts = failures.record_failure(session, staff_id, address_key, now, policy)
+    detail: dict = {"reason": reason}
+    if reason == "wrong_password":
+        detail["locked"] = counts.locked_now
+    audit.record(session, actor_type="staff", actor_id=staff_id, action="login_failed",
+                 subject_type="staff_user" if user else None, subject_id=staff_id, detail=detail, now=now)
+    if counts.locked_now:
+        logger.warning("staff account %s locked for one client address after %d failed logins", staff_id,
+                       policy.max_failures)
+        audit.record(session, actor_type="system", actor_id=None, action="staff_locked",
+                     subject_type="staff_user", subject_id=staff_id,
+                     detail={"address_key": address_key, "failures": counts.account}, now=now)
+    if counts.address_blocked_now:
+        logger.warning("a client address is refused sign-in after %d failed logins", counts.address)
+        audit.record(session, actor_type="system", actor_id=None, action="login_address_blocked",
+                     subject_type="client_address", subject_id=address_key,
+                     detail={"failures": counts.address}, now=now)
+    return LoginResult(user=None, locked_now=counts.locked_now)
 
 
 def generate_password() -> str:

@@ -1,9 +1,10 @@
 """`python -m bot staff ...`: manage console accounts from the command line.
 
     staff add EMAIL [--role staff|clinician|admin]   create an account (password prompted)
-    staff set-password EMAIL                          replace a password (and lift a lockout)
-    staff unlock EMAIL                                lift a lockout now
-    staff list                                        the accounts, their roles and lockouts
+    staff set-password EMAIL                          replace a password (and lift its locks)
+    staff unlock EMAIL                                lift the account's locks, from every address
+    staff unlock --all                                lift every lock, and every address's block
+    staff list                                        the accounts, their roles and locks
 
 Passwords are read with getpass (asked twice) at a terminal, or as one line from stdin when stdin
 is not a terminal (`printf '%s\\n' "$PASSWORD" | python -m bot staff add ...`); they are never
@@ -24,8 +25,10 @@ from bot.clinic.staff import (
     check_new_password,
     create_staff_user,
     list_staff,
+    locked_addresses,
     set_password,
     unlock,
+    unlock_everything,
 )
 from bot.db.models import STAFF_ROLES, utcnow
 
@@ -39,8 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="staff (default), clinician or admin")
     password = actions.add_parser("set-password", help="replace an account's password (and unlock it)")
     password.add_argument("email")
-    unlocking = actions.add_parser("unlock", help="lift an account's lockout after failed logins")
-    unlocking.add_argument("email")
+    unlocking = actions.add_parser("unlock", help="lift an account's locks after failed logins (or --all)")
+    which = unlocking.add_mutually_exclusive_group(required=True)
+    which.add_argument("email", nargs="?", help="the account whose locks end (from every client address)")
+    which.add_argument("--all", action="store_true", dest="unlock_all",
+                       help="forget every failed sign-in: every account lock and every address block end")
     actions.add_parser("list", help="list the console accounts")
 
 
@@ -62,14 +68,19 @@ def run(args: argparse.Namespace, session_factory: sessionmaker, stdin: Optional
     stdin = stdin or sys.stdin
     try:
         if args.staff_action == "list":
-            with session_factory() as session:
-                accounts = list_staff(session)
             now = utcnow()
-            for account in accounts:
-                locked = " (locked)" if account.locked_until and account.locked_until > now else ""
+            with session_factory() as session:
+                accounts = [(account, locked_addresses(session, account.id, now)) for account in list_staff(session)]
+            for account, addresses in accounts:
+                locked = f" (locked from {addresses} address{'es' if addresses > 1 else ''})" if addresses else ""
                 print(f"{account.email}  {account.role}{locked}")
             if not accounts:
                 print("no staff accounts yet: python -m bot staff add EMAIL --role admin")
+            return 0
+        if args.staff_action == "unlock" and args.unlock_all:
+            with session_factory.begin() as session:
+                cleared = unlock_everything(session)
+            print(f"every sign-in lock is lifted ({cleared} failed sign-ins forgotten)")
             return 0
         if args.staff_action == "unlock":
             with session_factory.begin() as session:

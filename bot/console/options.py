@@ -13,7 +13,7 @@ from typing import Callable
 from aiohttp import web
 
 from bot.clinic.inbox import TRANSCRIPT_PAGE_CHARS, TRANSCRIPT_PAGE_MESSAGES
-from bot.clinic.staff import LOCKOUT, MAX_FAILED_LOGINS
+from bot.clinic.login_failures import DEFAULT_POLICY, LoginPolicy
 from bot.db.models import utcnow
 
 
@@ -23,8 +23,7 @@ class ConsoleOptions:
 
     idle_timeout: timedelta = timedelta(minutes=30)       # no request for this long -> signed out
     session_lifetime: timedelta = timedelta(hours=12)     # signed out after this, active or not
-    max_failed_logins: int = MAX_FAILED_LOGINS
-    lockout: timedelta = LOCKOUT
+    login_policy: LoginPolicy = DEFAULT_POLICY  # failed sign-ins per account and address, per address
     poll_seconds: float = 2.0        # how often the database is checked for other processes' changes
     heartbeat_seconds: float = 15.0  # a comment line on the event stream keeps proxies from closing it
     stream_seconds: float = 300.0    # the stream then ends; the browser reconnects (and is re-checked)

@@ -1,4 +1,5 @@
-"""Wire the staff console into the application: routes, static files, sessions, headers, live updates."""
+"""Wire the staff console into the application: routes, static files, sessions, headers, live updates,
+and the password-check threads."""
 from __future__ import annotations
 
 import asyncio
@@ -7,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.appkeys import SETTINGS
+from bot.console.hashing import password_workers
 from bot.console.live import CHANGE_WATCHER, ChangeWatcher, stop_streams
 from bot.console.options import CONSOLE_OPTIONS, CONSOLE_STOPPING, ConsoleOptions
 from bot.console.security import ConsoleCookieStorage, console_middleware, security_headers, session_fernet
@@ -29,4 +31,5 @@ def setup(app: web.Application) -> None:
     watcher = ChangeWatcher()
     app[CHANGE_WATCHER] = watcher
     app.cleanup_ctx.append(watcher.context)
+    app.cleanup_ctx.append(password_workers)
     app.on_shutdown.append(stop_streams)  # type: ignore[arg-type]  # aiohttp 3.9 vs aiosignal 1.4

@@ -14,7 +14,6 @@ conversations (a confirmation page, then bot.privacy.erasure, which audits it), 
 """
 from __future__ import annotations
 
-import asyncio
 import csv
 import hashlib
 import io
@@ -29,12 +28,14 @@ import aiohttp_session
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from bot.appkeys import EVENTS, ROUTER, SESSION_FACTORY, SETTINGS
+from bot.appkeys import CLIENT_ADDRESSES, EVENTS, ROUTER, SESSION_FACTORY, SETTINGS
 from bot.clinic import audit
 from bot.clinic import inbox as queries
+from bot.clinic.login_failures import address_blocked
 from bot.clinic.requests import mark_request_done
 from bot.clinic.staff import LoginResult, authenticate
 from bot.console import present
+from bot.console.hashing import PASSWORD_WORKERS, PasswordWorkersBusy
 from bot.console.options import CONSOLE_OPTIONS
 from bot.console.security import (
     LOGIN_PATH,
@@ -60,6 +61,10 @@ logger = logging.getLogger(__name__)
 MAX_FORM_FIELD = 10_000
 LOGIN_FAILED = ("The email or password is not right, or the account is locked for a while after too many "
                 "attempts. Try again, or ask an administrator.")
+SIGN_IN_BUSY = "Too many sign-in attempts right now, please try again in a minute."
+SIGN_IN_BUSY_RETRY_SECONDS = 60
+ADDRESS_BLOCKED = ("Too many sign-ins failed from your network, so signing in from it is paused for a while. "
+                   "Try again later, or ask an administrator.")
 HANDED_BACK = "Resolved: the assistant answers this patient again from their next message."
 ERASE_NOT_DONE = ("A 'Delete my data' request is closed by erasing the patient's conversations: an "
                   "administrator does it with 'Erase conversations' on the request.")
@@ -153,26 +158,57 @@ async def login_page(request: web.Request) -> web.Response:
                          "email": "", "error": None})
 
 
-def _authenticate(request: web.Request, email: str, password: str) -> LoginResult:
-    """Check the login in one transaction (runs in a worker thread: argon2 is slow on purpose)."""
+def _authenticate(app: web.Application, email: str, password: str, address_key: str) -> LoginResult:
+    """Check the login in one transaction (runs in a password thread: argon2 is slow on purpose)."""
+    options = app[CONSOLE_OPTIONS]
+    with app[SESSION_FACTORY].begin() as db:
+        return authenticate(db, email, password, options.clock(), address_key=address_key,
+                            policy=options.login_policy)
+
+
+def _address_blocked(request: web.Request, address_key: str) -> bool:
+    """True if too many sign-ins failed from the client's address lately (checked before queueing)."""
     options = request.app[CONSOLE_OPTIONS]
-    with request.app[SESSION_FACTORY].begin() as db:
-        return authenticate(db, email, password, options.clock(), max_failures=options.max_failed_logins,
-                            lockout=options.lockout)
+    with request.app[SESSION_FACTORY]() as db:
+        return address_blocked(db, address_key, options.clock(), options.login_policy)
+
+
+async def _login_refused(request: web.Request, form: Dict[str, str], message: str, status: int,
+                         retry_after: int = 0) -> web.Response:
+    """The login form again with `message` (JSON for callers that ask for it); nothing about the account."""
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    if wants_json(request):
+        return web.json_response({"ok": False, "error": message}, status=status, headers=headers)
+    response = await render(request, "console/login.html", {
+        "title": "Sign in", "page": "login", "next": safe_next(form.get("next")),
+        "email": form.get("email", "").strip()[:254], "error": message,
+    }, status=status)
+    response.headers.update(headers)
+    return response
 
 
 async def login(request: web.Request) -> web.Response:
-    """POST /staff/login: sign in, or the same message whatever was wrong."""
+    """POST /staff/login: sign in, or the same message whatever was wrong with the email or password.
+
+    The password check runs in the console's password threads; when they are full, or too many
+    sign-ins failed from the client's address, the answer is 429 without checking anything.
+    """
     form = await _form(request)
     email, password = form.get("email", "").strip(), form.get("password", "")
-    target = safe_next(form.get("next"))
-    loop = asyncio.get_running_loop()
-    result = await loop.run_in_executor(None, _authenticate, request, email, password)
+    address_key = request.app[CLIENT_ADDRESSES].key_of_request(request)
+    lockout_seconds = int(request.app[CONSOLE_OPTIONS].login_policy.window.total_seconds())
+    if _address_blocked(request, address_key):
+        return await _login_refused(request, form, ADDRESS_BLOCKED, 429, lockout_seconds)
+    try:
+        result = await request.app[PASSWORD_WORKERS].run(address_key, _authenticate, request.app, email,
+                                                          password, address_key)
+    except PasswordWorkersBusy:
+        return await _login_refused(request, form, SIGN_IN_BUSY, 429, SIGN_IN_BUSY_RETRY_SECONDS)
+    if result.address_blocked:
+        return await _login_refused(request, form, ADDRESS_BLOCKED, 429, lockout_seconds)
     if result.user is None:
-        return await render(request, "console/login.html", {
-            "title": "Sign in", "page": "login", "next": target, "email": email[:254],
-            "error": LOGIN_FAILED,
-        }, status=401)
+        return await _login_refused(request, form, LOGIN_FAILED, 401)
+    target = safe_next(form.get("next"))
     session = await aiohttp_session.get_session(request)
     start_session(session, result.user, _now(request))
     raise web.HTTPSeeOther(target)

@@ -232,11 +232,35 @@ class StaffUser(Base):
     email = Column(String(254), nullable=False, unique=True)
     password_hash = Column(String(255), nullable=False)
     role = Column(String(16), nullable=False, default="staff")
+    # No longer used to sign in (failures are counted per client address in `login_failures` since
+    # migration 0008, which cleared these): kept so a replica still running the older code during an
+    # upgrade works; `unlock` and `set_password` still clear them.
     failed_logins = Column(Integer, nullable=False, default=0, server_default="0")
     locked_until = Column(UTCDateTime, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
 
     __table_args__ = (CheckConstraint(one_of("role", STAFF_ROLES), name="role"),)
+
+
+class LoginFailure(Base):
+    """One failed console sign-in: on which account (NULL for an email without one), from which client
+    address, named by its keyed hash (bot/web/client_address.py; never the address itself).
+
+    bot/clinic/login_failures.py counts them per account and address and per address; rows older
+    than the lockout window are deleted as new ones come in.
+    """
+
+    __tablename__ = "login_failures"
+
+    id = Column(Integer, primary_key=True)
+    staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=True)
+    address_key = Column(String(32), nullable=False)
+    at = Column(UTCDateTime, nullable=False, index=True)
+
+    __table_args__ = (
+        Index("ix_login_failures_address_key_at", "address_key", "at"),
+        Index("ix_login_failures_staff_user_id_address_key_at", "staff_user_id", "address_key", "at"),
+    )
 
 
 class StaffRequest(Base):

@@ -99,11 +99,17 @@ class Console:
             self.csrf = found.group(1)
         return response, text
 
-    async def login(self, email: str, password: str = PASSWORD, next_path: str = "/staff"):
+    async def login(self, email: str, password: str = PASSWORD, next_path: str = "/staff", *,
+                    headers: Optional[dict] = None):
         await self.page("/staff/login")
+        return await self.post_login(email, password, next_path, headers=headers)
+
+    async def post_login(self, email: str, password: str = PASSWORD, next_path: str = "/staff", *,
+                         headers: Optional[dict] = None):
+        """POST the sign-in form with the CSRF token already held (several may be sent at once)."""
         return await self.client.post("/staff/login", data={
             "email": email, "password": password, "csrf_token": self.csrf, "next": next_path,
-        }, allow_redirects=False)
+        }, headers=headers or {}, allow_redirects=False)
 
     async def post(self, path: str, data: Optional[dict] = None, *, json_api: bool = False, **kwargs):
         """POST a form with the CSRF token (as the form field, or as the header for the JSON API)."""
