@@ -144,14 +144,15 @@ async def test_help_says_who_we_are(client, platform):
 
 # ---- Meta WhatsApp Cloud API ---------------------------------------------------------------
 
-def whatsapp_body(text: str = "hello", message_id: str = "wamid.in1", interactive: dict = None) -> bytes:
-    message = {"from": PATIENT.lstrip("+"), "id": message_id, "timestamp": "1795000000", "type": "text",
+def whatsapp_body(text: str = "hello", message_id: str = "wamid.in1", interactive: dict = None,
+                  sender: str = PATIENT.lstrip("+")) -> bytes:
+    message = {"from": sender, "id": message_id, "timestamp": "1795000000", "type": "text",
                "text": {"body": text}}
     if interactive is not None:
         message = {**message, "type": "interactive", "interactive": interactive}
         message.pop("text")
     value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1234567890"},
-             "contacts": [{"wa_id": PATIENT.lstrip("+"), "profile": {"name": "Alex"}}], "messages": [message]}
+             "contacts": [{"wa_id": sender, "profile": {"name": "Alex"}}], "messages": [message]}
     return json.dumps({"object": "whatsapp_business_account",
                        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
 
@@ -191,6 +192,33 @@ async def test_with_both_platforms_whatsapp_is_answered_through_the_one_it_came_
     assert (await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))).status == 200
     graph = await platform.wait_for("graph", 1)
     assert graph[-1]["text"]["body"] == "bot heard: and does it hurt" and len(platform.twilio) == 1
+
+
+async def test_with_both_platforms_staff_replies_go_through_the_platform_each_conversation_came_in_on(
+        client, platform, engine, session_factory, staff_id):
+    """Two WhatsApp patients, one on Twilio's webhook and one on Meta's: a staff member answers both,
+    and each reply leaves through its own conversation's platform."""
+    from bot.appkeys import ROUTER
+    from bot.db.models import Conversation
+
+    other = "+447700900456"
+    form = {**sms_form("hello", sid="SM" + "t" * 32, sender=f"whatsapp:{PATIENT}"), "To": "whatsapp:+447700900998"}
+    assert (await post_twilio(client, form)).status == 200
+    body = whatsapp_body("hello", "wamid.meta-patient", sender=other.lstrip("+"))
+    assert (await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))).status == 200
+    await platform.wait_for("twilio", 1)
+    await platform.wait_for("graph", 1)
+    with session_factory() as session:
+        ids = dict(session.execute(select(Conversation.external_id, Conversation.id)).all())
+    router = client.app[ROUTER]
+    await router.staff_reply(ids[PATIENT], staff_id, "Jo from the clinic here (Twilio).")
+    await router.staff_reply(ids[other], staff_id, "Jo from the clinic here (Meta).")
+    twilio_sent = await platform.wait_for("twilio", 2)
+    graph_sent = await platform.wait_for("graph", 2)
+    assert twilio_sent[-1]["Body"] == "Jo from the clinic here (Twilio)." and twilio_sent[-1]["To"] == f"whatsapp:{PATIENT}"
+    assert graph_sent[-1]["text"]["body"] == "Jo from the clinic here (Meta)." and graph_sent[-1]["to"] == other.lstrip("+")
+    assert {m["To"] for m in twilio_sent} == {f"whatsapp:{PATIENT}"}  # nothing for the Meta patient through Twilio
+    assert {m["to"] for m in graph_sent} == {other.lstrip("+")}  # and nothing for the Twilio patient through Meta
 
 
 async def test_sms_reply_comes_from_the_number_the_patient_wrote_to_when_none_is_configured(
