@@ -150,7 +150,7 @@ class Settings:
     # Web chat limits per client address: new chats an hour, urgent escalations an hour (beyond it
     # they are merged into one, marked; the urgent guidance is always sent) and messages a minute.
     address_new_chats_per_hour: int = 20
-    address_urgent_per_hour: int = 3
+    address_urgent_per_hour: int = 1
     address_messages_per_minute: int = 60
 
     def __repr__(self) -> str:
@@ -212,7 +212,7 @@ class Settings:
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),
             trusted_proxies=_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
             address_new_chats_per_hour=_number(env, "ADDRESS_NEW_CHATS_PER_HOUR", 20, int),
-            address_urgent_per_hour=_number(env, "ADDRESS_URGENT_PER_HOUR", 3, int),
+            address_urgent_per_hour=_number(env, "ADDRESS_URGENT_PER_HOUR", 1, int),
             address_messages_per_minute=_number(env, "ADDRESS_MESSAGES_PER_MINUTE", 60, int),
         )
 

@@ -132,6 +132,7 @@ class EscalationView:
     resolved_at: Optional[datetime]
     merged_reports: int = 0
     merged_into_conversation: Optional[int] = None
+    merged_conversations: Tuple[int, ...] = ()  # the chats whose urgent reports were merged into this case
 
 
 @dataclass(frozen=True)
@@ -395,7 +396,15 @@ def _escalation_view(session: Session, conversation_id: int) -> Optional[Escalat
         merged_reports=escalation.merged_reports or 0,
         merged_into_conversation=_conversations_of_escalations(
             session, [escalation.merged_into_id] if escalation.merged_into_id else []).get(escalation.merged_into_id),
+        merged_conversations=_merged_conversations(session, escalation.id) if escalation.merged_reports else (),
     )
+
+
+def _merged_conversations(session: Session, escalation_id: int, limit: int = 50) -> Tuple[int, ...]:
+    """The conversations whose urgent reports were merged into this escalation (newest first, a page)."""
+    return tuple(dict.fromkeys(session.execute(
+        select(Escalation.conversation_id).where(Escalation.merged_into_id == escalation_id)
+        .order_by(Escalation.id.desc()).limit(limit)).scalars()))
 
 
 def get_conversation(session: Session, conversation_id: int) -> Optional[ConversationView]:

@@ -168,6 +168,9 @@ def escalation(view: Optional[EscalationView], tz: ZoneInfo, now: datetime,
         "reason_label": REASON_LABELS.get(view.reason, view.reason),
         "summary": view.summary,
         "merged_note": merged_note(view.merged_reports, view.merged_into_conversation),
+        "merged_into_url": transcript_url(view.merged_into_conversation) if view.merged_into_conversation else None,
+        "merged_urls": [(conversation_id, transcript_url(conversation_id))
+                        for conversation_id in view.merged_conversations],
         "assigned_label": ("you" if view.assigned_to == me else (view.assigned_email or "someone"))
         if view.assigned_to else "nobody",
         "created_label": when(view.created_at, tz, now),

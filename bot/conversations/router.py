@@ -101,7 +101,7 @@ class RouterLimits:
     # Per web client address (bot/web/client_address.py): new chats an hour, urgent escalations an
     # hour (beyond it, merged into one), messages a minute.
     new_chats_per_address_hour: int = 20
-    urgent_per_address_hour: int = 3
+    urgent_per_address_hour: int = 1
     messages_per_address_minute: int = 60
 
 

@@ -6,6 +6,7 @@ X-Forwarded-For (bot/web/client_address.py); these tests come "through" a proxy 
 from __future__ import annotations
 
 from typing import List, Optional
+from zoneinfo import ZoneInfo
 
 import pytest
 import socketio
@@ -192,3 +193,25 @@ async def test_messages_beyond_the_per_address_rate_are_refused_unstored_with_a_
     with session_factory() as session:
         texts = session.execute(select(Message.text).where(Message.author == "patient")).scalars().all()
     assert sorted(texts) == ["one", "three", "two"]
+
+
+async def test_three_fresh_sessions_reporting_a_red_flag_make_one_urgent_row_by_default(
+        limited_client, open_chat, session_factory, aiohttp_client):
+    """The attacker's finding: three new sessions from one network each sent a red flag and added three urgent
+    rows. Now (ADDRESS_URGENT_PER_HOUR=1) the inbox has one, marked, with links to the others."""
+    from bot.clinic.inbox import get_conversation
+    from bot.console.present import escalation as present_escalation
+
+    client = await limited_client()
+    for _ in range(3):
+        chat = await open_chat(client, "203.0.113.9")
+        await chat.say(RED_FLAG)
+        (reply,) = await chat.replies(1)
+        assert "999" in reply["text"]
+    with session_factory() as session:
+        [row] = list_inbox(session)
+        assert row.urgent and row.merged_reports == 2
+        view = get_conversation(session, row.conversation_id)
+    shown = present_escalation(view.escalation, ZoneInfo("UTC"), view.escalation.created_at, me=0)
+    assert shown["merged_note"].startswith("2 more urgent reports from the same network")
+    assert [url for _, url in shown["merged_urls"]] == [f"/staff/conversations/{i}" for i in (3, 2)]
