@@ -4,11 +4,13 @@ Outside WhatsApp's 24-hour customer-care window a business may only send an appr
 `WhatsAppTemplate` names it as each platform does (Twilio: a Content SID with numbered variables;
 Meta's Cloud API: a template name, a language and body parameters). SMS has no window: the text
 goes as it is. A deliverer that can write first returns a `SentMessage`, whose provider message id
-is how the delivery status callbacks find the row again (bot/care).
+is how the delivery status callbacks find the row again (bot/care); each callback is read into a
+`DeliveryStatus`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Optional, Tuple
 
 
@@ -28,3 +30,15 @@ class SentMessage:
 
     provider: str
     provider_message_id: Optional[str]
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """What a platform reported about a message it accepted: its id there, the platform's status word
+    (Twilio's MessageStatus, Meta's statuses[].status, lower case), its error code and when."""
+
+    provider: str
+    provider_message_id: str
+    status: str
+    error_code: Optional[str]
+    at: datetime

@@ -8,10 +8,11 @@ at once; replies go out later through the Messages REST resource (`send_twilio`)
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, List, Literal, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Mapping, Optional, Sequence
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -25,6 +26,7 @@ from bot.channels.messages import (
     split_text,
     with_numbered_options,
 )
+from bot.channels.proactive import DeliveryStatus, SentMessage, WhatsAppTemplate
 from bot.channels.whatsapp import WHATSAPP
 from bot.clinic.bookings import normalise_phone
 
@@ -41,6 +43,7 @@ __all__ = [
     "TwilioDeliverer",
     "is_valid_signature",
     "parse_inbound",
+    "parse_status",
     "render_sms",
     "send_twilio",
 ]
@@ -50,6 +53,7 @@ logger = logging.getLogger(__name__)
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 SMS_BODY_LIMIT = 1600  # Twilio's limit for one message body (it sends it as up to 10 segments)
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=10)
+STATUS_PATH = "/webhooks/twilio/status"  # where Twilio posts the delivery status of what we wrote first
 WHATSAPP_PREFIX = "whatsapp:"
 # Twilio always sends E.164 ("+44..."); an unknown region makes anything else unparseable.
 _NO_DEFAULT_REGION = "ZZ"
@@ -138,6 +142,19 @@ def parse_inbound(form: Mapping[str, str], *, received_at: Optional[datetime] = 
     )
 
 
+def parse_status(form: Mapping[str, str], *, received_at: Optional[datetime] = None) -> DeliveryStatus:
+    """A status callback's MessageSid, MessageStatus and ErrorCode; MalformedWebhook without the first two."""
+    message_sid = (form.get("MessageSid") or form.get("SmsSid") or "").strip()
+    status = (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+    if not message_sid:
+        raise MalformedWebhook("Twilio status callback has no MessageSid field")
+    if not status:
+        raise MalformedWebhook("Twilio status callback has no MessageStatus field")
+    return DeliveryStatus(provider=PROVIDER, provider_message_id=message_sid, status=status,
+                          error_code=(form.get("ErrorCode") or "").strip() or None,
+                          at=received_at or datetime.now(timezone.utc))
+
+
 def _join_short(parts: Sequence[str], limit: int) -> List[str]:
     """Consecutive parts joined by a blank line as long as the result stays within `limit`."""
     joined: List[str] = []
@@ -191,19 +208,19 @@ async def _json_or_none(response: aiohttp.ClientResponse) -> Any:
         return None
 
 
-async def send_twilio(
-    session: aiohttp.ClientSession, config: TwilioConfig, channel: str, to_e164: str, body: str,
-    reply_from: Optional[str] = None,
-) -> str:
-    """Send one SMS or WhatsApp message through Twilio's Messages resource; its message SID.
+def _messages_url(config: TwilioConfig) -> str:
+    """The account's Messages resource."""
+    return f"{config.api_base.rstrip('/')}/2010-04-01/Accounts/{config.account_sid}/Messages.json"
 
-    `reply_from` is the clinic number the patient wrote to, used when no sender is configured."""
-    addresses = _addresses(config, channel, to_e164, reply_from)
-    url = f"{config.api_base.rstrip('/')}/2010-04-01/Accounts/{config.account_sid}/Messages.json"
+
+async def _create_message(session: aiohttp.ClientSession, config: TwilioConfig, channel: str,
+                          form: Mapping[str, str]) -> str:
+    """POST one message (addresses and content in `form`) to the Messages resource; its SID.
+
+    ChannelSendError (with Twilio's error code) when Twilio refuses or cannot be reached."""
     auth = aiohttp.BasicAuth(config.account_sid, config.auth_token)
-    form = {**addresses, "Body": body}
     try:
-        async with session.post(url, data=form, auth=auth, timeout=SEND_TIMEOUT) as response:
+        async with session.post(_messages_url(config), data=dict(form), auth=auth, timeout=SEND_TIMEOUT) as response:
             payload = await _json_or_none(response)
             status = response.status
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -219,6 +236,51 @@ async def send_twilio(
         raise ChannelSendError(channel, status, reason="Twilio response has no message sid")
     logger.debug("Twilio %s message accepted: %s", channel, sid)
     return sid
+
+
+async def send_twilio(
+    session: aiohttp.ClientSession, config: TwilioConfig, channel: str, to_e164: str, body: str,
+    reply_from: Optional[str] = None,
+) -> str:
+    """Send one SMS or WhatsApp message through Twilio's Messages resource; its message SID.
+
+    `reply_from` is the clinic number the patient wrote to, used when no sender is configured."""
+    addresses = _addresses(config, channel, to_e164, reply_from)
+    return await _create_message(session, config, channel, {**addresses, "Body": body})
+
+
+def content_variables(template: WhatsAppTemplate) -> str:
+    """The template's variables as Twilio's ContentVariables: a JSON object {"1": ..., "2": ...}."""
+    numbered = {str(number): value for number, value in enumerate(template.variables, start=1)}
+    return json.dumps(numbered, ensure_ascii=False, separators=(",", ":"))
+
+
+def proactive_form(config: TwilioConfig, channel: str, text: str, template: Optional[WhatsAppTemplate],
+                   kind: str) -> Dict[str, str]:
+    """What a message we write first carries besides its addresses: the Body (SMS, or WhatsApp
+    without a template) or the template's ContentSid and ContentVariables, and the StatusCallback.
+
+    ChannelSendError, before any request, for a WhatsApp template without a Content SID or a
+    text Twilio would refuse (empty, or longer than one message may be)."""
+    form: Dict[str, str] = {}
+    if channel == "whatsapp" and template is not None:
+        if not template.twilio_content_sid:
+            raise ChannelSendError(channel, None, reason=f"no approved template configured for {kind}")
+        form["ContentSid"] = template.twilio_content_sid
+        if template.variables:
+            form["ContentVariables"] = content_variables(template)
+    else:
+        body = text.strip()
+        if not body:
+            raise ChannelSendError(channel, None, reason="the message is empty")
+        if len(body) > SMS_BODY_LIMIT:
+            raise ChannelSendError(channel, None, reason=f"the message is longer than {SMS_BODY_LIMIT} characters")
+        form["Body"] = body
+    if config.public_base_url:
+        form["StatusCallback"] = public_url(config, STATUS_PATH)
+    else:
+        logger.warning("no delivery statuses from Twilio: PUBLIC_BASE_URL is unset")
+    return form
 
 
 class TwilioDeliverer:
@@ -239,6 +301,22 @@ class TwilioDeliverer:
         for body in render_sms(replies):
             await send_twilio(self.http, self.config, self.kind.name, conversation.external_id, body,
                               reply_from=conversation.clinic_address)
+
+    async def send_proactive(self, conversation: ConversationRef, text: str, template: Optional[WhatsAppTemplate],
+                             *, kind: str = "this message") -> SentMessage:
+        """Write first: SMS as plain text; WhatsApp as the approved `template` (its ContentSid and
+        ContentVariables), or as plain text when no template is given (within the reply window).
+
+        Twilio's delivery statuses come back to STATUS_PATH (bot/web/webhooks.py). Twilio's
+        Messages API has no idempotency key: a message is sent once because the caller claims it
+        before sending (the care outbox, bot/care), not because Twilio would drop a repeat.
+        ChannelSendError (with Twilio's error code) when it is refused; `kind` names what was to
+        be sent in the reason when no approved template is configured for Twilio."""
+        channel = self.kind.name
+        form = proactive_form(self.config, channel, text, template, kind)
+        addresses = _addresses(self.config, channel, conversation.external_id, conversation.clinic_address)
+        sid = await _create_message(self.http, self.config, channel, {**addresses, **form})
+        return SentMessage(provider=PROVIDER, provider_message_id=sid)
 
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Nothing: on SMS the handoff and hand-back are ordinary messages."""

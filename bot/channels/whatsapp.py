@@ -27,6 +27,7 @@ from bot.channels.messages import (
     OutboundMessage,
     with_numbered_options,
 )
+from bot.channels.proactive import DeliveryStatus, SentMessage, WhatsAppTemplate
 from bot.clinic.bookings import normalise_phone
 
 if TYPE_CHECKING:  # what the router hands its deliverers
@@ -39,6 +40,7 @@ __all__ = [
     "MalformedWebhook",
     "WhatsAppConfig",
     "is_valid_signature",
+    "parse_statuses",
     "parse_webhook",
     "render_whatsapp",
     "send_whatsapp",
@@ -53,6 +55,7 @@ MAX_REPLY_BUTTONS = 3
 BUTTON_TITLE_LIMIT = 20
 BUTTON_ID_LIMIT = 256
 INTERACTIVE_BODY_LIMIT = 1024
+TEXT_BODY_LIMIT = 4096  # the Cloud API's limit for a text message's body
 CUSTOMER_CARE_WINDOW = timedelta(hours=24)
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=10)
 # Message types whose content the assistant cannot read: the router answers "text only, please".
@@ -212,6 +215,34 @@ def parse_webhook(payload: Any) -> List[InboundMessage]:
     return messages
 
 
+def _parse_status(raw: Any, received_at: datetime) -> Optional[DeliveryStatus]:
+    """One entry of value.statuses[] (id, status, timestamp, errors[].code), or None without an id
+    or a status."""
+    raw = _dict(raw)
+    message_id, status = _text(raw.get("id")), _text(raw.get("status"))
+    if message_id is None or status is None:
+        logger.warning("WhatsApp status without an id or a status ignored")
+        return None
+    codes = [_dict(error).get("code") for error in _list(raw.get("errors"))]
+    code = next((str(c) for c in codes if isinstance(c, (int, str)) and not isinstance(c, bool) and str(c)), None)
+    at = _sent_at(raw.get("timestamp")) if raw.get("timestamp") is not None else received_at
+    return DeliveryStatus(provider=PROVIDER, provider_message_id=message_id, status=status.lower(),
+                          error_code=code, at=at)
+
+
+def parse_statuses(payload: Any, *, received_at: Optional[datetime] = None) -> List[DeliveryStatus]:
+    """The delivery statuses in a webhook body (entry[].changes[].value.statuses[]); those without
+    an id or a status are left out. The body's shape is checked by `parse_webhook`."""
+    now = received_at or datetime.now(timezone.utc)
+    statuses = []
+    for value in _change_values(_dict(payload)):
+        for raw in _list(value.get("statuses")):
+            status = _parse_status(raw, now)
+            if status is not None:
+                statuses.append(status)
+    return statuses
+
+
 def _button_title(title: str) -> str:
     """A button title cut to WhatsApp's 20 characters."""
     return title.strip()[:BUTTON_TITLE_LIMIT].rstrip()
@@ -262,14 +293,13 @@ def _message_id(payload: Any) -> Optional[str]:
     return _text(_dict(first[0]).get("id")) if first else None
 
 
-async def send_whatsapp(
-    session: aiohttp.ClientSession, config: WhatsAppConfig, to_e164: str, message: OutboundMessage
-) -> str:
-    """Send one message through the Cloud API; the WhatsApp message id (wamid) it returns."""
+async def _post_message(session: aiohttp.ClientSession, config: WhatsAppConfig, body: Dict[str, Any]) -> str:
+    """POST one Graph API message body; the WhatsApp message id (wamid) it returns.
+
+    ChannelSendError (with Meta's error code) when the Graph API refuses it or cannot be reached."""
     if not config.phone_number_id or not config.access_token:
         raise ChannelSendError("whatsapp", None, reason="phone number id or access token not configured")
     url = f"{config.api_base.rstrip('/')}/{config.phone_number_id}/messages"
-    body = {**render_whatsapp(message), "to": to_e164.strip().lstrip("+")}
     headers = {"Authorization": f"Bearer {config.access_token}"}
     try:
         async with session.post(url, json=body, headers=headers, timeout=SEND_TIMEOUT) as response:
@@ -290,6 +320,43 @@ async def send_whatsapp(
     return message_id
 
 
+def _recipient(to_e164: str) -> str:
+    """The Graph API's "to": the number's digits, without "+"."""
+    return to_e164.strip().lstrip("+")
+
+
+async def send_whatsapp(
+    session: aiohttp.ClientSession, config: WhatsAppConfig, to_e164: str, message: OutboundMessage
+) -> str:
+    """Send one message through the Cloud API; the WhatsApp message id (wamid) it returns."""
+    return await _post_message(session, config, {**render_whatsapp(message), "to": _recipient(to_e164)})
+
+
+def render_template(to_e164: str, template: WhatsAppTemplate, kind: str = "this message") -> Dict[str, Any]:
+    """The Graph API body of an approved template: its name, language and body parameters in order.
+
+    ChannelSendError when the template has no name for the Cloud API (none was configured)."""
+    if not template.meta_name:
+        raise ChannelSendError("whatsapp", None, reason=f"no approved template configured for {kind}")
+    content: Dict[str, Any] = {"name": template.meta_name, "language": {"code": template.meta_language}}
+    if template.variables:
+        parameters = [{"type": "text", "text": value} for value in template.variables]
+        content["components"] = [{"type": "body", "parameters": parameters}]
+    return {"messaging_product": "whatsapp", "to": _recipient(to_e164), "type": "template", "template": content}
+
+
+def render_proactive_text(to_e164: str, text: str) -> Dict[str, Any]:
+    """The Graph API body of a text we write first (inside the customer care window).
+
+    ChannelSendError for a text the Cloud API would refuse (empty, or over 4,096 characters)."""
+    body = text.strip()
+    if not body:
+        raise ChannelSendError("whatsapp", None, reason="the message is empty")
+    if len(body) > TEXT_BODY_LIMIT:
+        raise ChannelSendError("whatsapp", None, reason=f"the message is longer than {TEXT_BODY_LIMIT} characters")
+    return {**render_whatsapp(OutboundMessage(body)), "to": _recipient(to_e164)}
+
+
 class CloudApiDeliverer:
     """Sends WhatsApp replies through Meta's Graph API (reply buttons where the bot offers choices)."""
 
@@ -305,6 +372,21 @@ class CloudApiDeliverer:
         """One Graph API message per reply, to the conversation's phone number."""
         for reply in replies:
             await send_whatsapp(self.http, self.config, conversation.external_id, reply)
+
+    async def send_proactive(self, conversation: ConversationRef, text: str, template: Optional[WhatsAppTemplate],
+                             *, kind: str = "this message") -> SentMessage:
+        """Write first: the approved `template` (name, language, body parameters), or `text` as a
+        text message when no template is given (within the customer care window).
+
+        Delivery statuses arrive in the same webhook as messages (`parse_statuses`). The Cloud API
+        has no idempotency key for sending: a message is sent once because the caller claims it
+        before sending (the care outbox, bot/care), not because Meta would drop a repeat.
+        ChannelSendError (with Meta's error code) when it is refused; `kind` names what was to be
+        sent in the reason when no approved template is configured for the Cloud API."""
+        to = conversation.external_id
+        body = render_template(to, template, kind) if template is not None else render_proactive_text(to, text)
+        message_id = await _post_message(self.http, self.config, body)
+        return SentMessage(provider=PROVIDER, provider_message_id=message_id)
 
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Nothing: on WhatsApp the handoff and hand-back are ordinary messages."""

@@ -34,7 +34,7 @@ from bot.clinic import inbox as queries
 from bot.clinic.login_failures import address_blocked
 from bot.clinic.requests import mark_request_done
 from bot.clinic.staff import LoginResult, authenticate
-from bot.console import present
+from bot.console import care_templates, present
 from bot.console.hashing import PASSWORD_WORKERS, PasswordWorkersBusy
 from bot.console.options import CONSOLE_OPTIONS
 from bot.console.security import (
@@ -353,9 +353,20 @@ async def conversation_page(request: web.Request) -> web.Response:
         "patient": present.patient_panel(panel, tz, now) if panel else None,
         "requests": request_rows,
         "can_erase": staff.role in ERASURE_ROLES,
+        "templates": _templates_if_window_closed(request, view),
         "max_reply_chars": request.app[SETTINGS].max_message_chars,
         "max_note_chars": queries.MAX_NOTE_CHARS,
     })
+
+
+def _templates_if_window_closed(request: web.Request, view: queries.ConversationView) -> List[Dict[str, Any]]:
+    """The clinic's approved templates, when the channel's reply window is closed (else none)."""
+    router = request.app[ROUTER]
+    if router.kind_of(view.channel).refusal(view.last_patient_message_at, router.clock()) is None:
+        return []
+    return [{"kind": offered.kind, "label": offered.label,
+             "fields": [{"name": name, "label": name.replace("_", " ").capitalize()} for name in offered.fields]}
+            for offered in care_templates.offered_templates(request.app[SETTINGS].clinic)]
 
 
 def _asked_messages(request: web.Request, db: Session, conversation_id: int, after: Optional[int],
@@ -415,6 +426,27 @@ async def reply(request: web.Request) -> web.Response:
     except StaffActionError as error:
         return await _outcome(request, _back(conversation_id), ok=False, message=f"Not sent: {error}.")
     return await _outcome(request, _back(conversation_id), ok=True, message="Reply sent to the patient.")
+
+
+async def send_template(request: web.Request) -> web.Response:
+    """POST /staff/conversations/{id}/template: send the clinic's approved template of `kind`, its
+    fields filled from the form (`field_<name>`), when a free-form reply is not allowed."""
+    staff = current_staff(request)
+    conversation_id = _int_param(request, "id")
+    form = await _form(request)
+    clinic = request.app[SETTINGS].clinic
+    offered = care_templates.find(clinic, form.get("kind", ""))
+    back = _back(conversation_id)
+    if offered is None:
+        return await _outcome(request, back, ok=False, message="Not sent: no approved template of that kind.",
+                              status=400)
+    typed = {name: form.get(f"field_{name}", "") for name in offered.fields}
+    try:
+        template, text = care_templates.fill(offered, typed, clinic)
+        await request.app[ROUTER].staff_template(conversation_id, staff.id, template, text, kind=offered.kind)
+    except (care_templates.TemplateFormError, StaffActionError) as error:
+        return await _outcome(request, back, ok=False, message=f"Not sent: {error}.")
+    return await _outcome(request, back, ok=True, message=f"{offered.label} template sent to the patient.")
 
 
 async def assign(request: web.Request) -> web.Response:
@@ -607,6 +639,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(r"/staff/conversations/{id:\d+}", conversation_page, name="console_conversation")
     router.add_get(r"/staff/api/conversations/{id:\d+}", conversation_api, name="console_conversation_api")
     router.add_post(r"/staff/conversations/{id:\d+}/reply", reply, name="console_reply")
+    router.add_post(r"/staff/conversations/{id:\d+}/template", send_template, name="console_template")
     router.add_post(r"/staff/conversations/{id:\d+}/assign", assign, name="console_assign")
     router.add_post(r"/staff/conversations/{id:\d+}/hand-back", hand_back, name="console_hand_back")
     router.add_post(r"/staff/conversations/{id:\d+}/notes", add_note, name="console_add_note")

@@ -5,7 +5,8 @@
 
 The router knows who owns a conversation (the bot or staff) and nothing about wire formats:
 each channel registers a `Deliverer` that sends replies in its own medium. Staff act through
-`take_over()`, `staff_reply()` and `hand_back()`.
+`take_over()`, `staff_reply()`, `staff_template()` (an approved WhatsApp template, when the
+reply window is closed) and `hand_back()`.
 """
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import dataclasses
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.channels.keywords import consent_keyword, help_text
 from bot.channels.kinds import ChannelKind
-from bot.channels.messages import Button, InboundMessage, OutboundMessage, choose_button
+from bot.channels.messages import Button, ChannelSendError, InboundMessage, OutboundMessage, choose_button
+from bot.channels.proactive import SentMessage, WhatsAppTemplate
 from bot.clinic import audit
 from bot.clinic.identity import channel_identity_metadata
 from bot.conversations import handoff, store
@@ -70,6 +72,14 @@ class Deliverer(Protocol):
 
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Tell a live client that staff joined (owner "staff") or left (owner "bot")."""
+
+
+class ProactiveDeliverer(Deliverer, Protocol):
+    """A deliverer that can also write first: a text, or an approved WhatsApp template."""
+
+    async def send_proactive(self, conversation: ConversationRef, text: str, template: Optional[WhatsAppTemplate],
+                             *, kind: str = "this message") -> SentMessage:
+        """Send it; the platform's id for it; ChannelSendError if refused."""
 
 
 class ConversationEnded(Exception):
@@ -552,6 +562,49 @@ class ConversationRouter:
                          subject_type="conversation", subject_id=conversation_id, now=now)
         await self._send(ref, [OutboundMessage(text)], author="staff", staff_user_id=staff_user_id)
         return ref
+
+    async def staff_template(self, conversation_id: int, staff_user_id: int, template: WhatsAppTemplate, text: str,
+                             *, kind: str = "this message") -> SentMessage:
+        """Send an approved WhatsApp template for a staff member (taking the conversation) when a
+        free-form reply is refused because the reply window is closed.
+
+        `text` is the template's words as the patient sees them: it is stored as the staff
+        member's message. Refused (StaffActionError) when the text is empty, the patient opted
+        out, or the channel cannot write first; a platform refusal is a StaffActionError with its
+        reason, and nothing is stored. Audited ("template_reply", with the template's name)."""
+        text = (text or "").strip()
+        if not text:
+            raise StaffActionError("the template message is empty")
+        now = self.clock()
+        with self.sessions.begin() as session:
+            conversation = self._load(session, conversation_id)
+            if self.kind_of(conversation.channel).phone_numbers and store.is_opted_out(
+                    session, conversation.external_id, conversation.channel):
+                raise StaffActionError("the patient opted out of messages on this channel (STOP)")
+            target = ConversationRef.of(conversation)
+        deliverer = self.deliverer_for(target)
+        if deliverer is None or not hasattr(deliverer, "send_proactive"):
+            raise StaffActionError(f"template messages cannot be sent on {target.channel}")
+        ref = await self.take_over(conversation_id, staff_user_id)
+        detail = {"kind": kind, "template": template.meta_name or template.twilio_content_sid}
+        try:
+            sent = await cast(ProactiveDeliverer, deliverer).send_proactive(ref, text, template, kind=kind)
+        except ChannelSendError as error:
+            logger.warning("conversation %s: template not sent: %s", conversation_id, error)
+            with self.sessions.begin() as session:
+                audit.record(session, actor_type="staff", actor_id=staff_user_id, action="template_reply_failed",
+                             subject_type="conversation", subject_id=conversation_id,
+                             detail={**detail, "error_code": error.code}, now=now)
+            raise StaffActionError(f"the template was not sent: {error.reason or error}") from error
+        with self.sessions.begin() as session:
+            (message,) = store.record_outbound(session, ref.id, [OutboundMessage(text)], now, author="staff",
+                                               staff_user_id=staff_user_id)
+            message.channel_message_id = sent.provider_message_id
+            audit.record(session, actor_type="staff", actor_id=staff_user_id, action="template_reply",
+                         subject_type="conversation", subject_id=conversation_id,
+                         detail={**detail, "provider": sent.provider}, now=now)
+        self.events.publish(InboxEvent("message_out", conversation_id=conversation_id))
+        return sent
 
     def _check_reachable(self, session: Session, conversation: Conversation, now: datetime) -> None:
         """Refuse a reply the channel would not deliver (opted out; outside its reply window)."""

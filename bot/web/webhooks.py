@@ -4,6 +4,12 @@ Each webhook checks the platform's signature (403 otherwise), stores the message
 receipt in one transaction (a redelivery is a no-op), answers at once, and leaves the reply to a
 background task that sends it through the platform's API. If the message cannot be stored (the
 database is down), the webhook answers 503 so the platform delivers it again.
+
+Delivery statuses of the care messages we wrote first come to `/webhooks/twilio/status`
+(Twilio's StatusCallback, signed like its messages) and inside the Cloud API webhook
+(`statuses`); they are recorded on the care message (bot/care/status.py). A status callback we
+cannot read or whose message is not a care message is acknowledged and changes nothing (so the
+platform does not retry it forever); a database error answers 503 as for messages.
 """
 from __future__ import annotations
 
@@ -15,8 +21,10 @@ from typing import Awaitable, List, Sequence
 from aiohttp import web
 
 from bot.appkeys import BACKGROUND_TASKS, ROUTER, SETTINGS
+from bot.care.status import record_delivery_status
 from bot.channels import twilio, whatsapp
 from bot.channels.messages import InboundMessage, MalformedWebhook
+from bot.channels.proactive import DeliveryStatus
 from bot.conversations.router import Accepted, ConversationRouter
 
 logger = logging.getLogger(__name__)
@@ -39,6 +47,21 @@ def accept_all(router: ConversationRouter, messages: Sequence[InboundMessage]) -
     except Exception as error:
         logger.error("webhook message not stored: %s", type(error).__name__)
         raise web.HTTPServiceUnavailable(text="temporarily unable to store the message; please retry",
+                                         headers={"Retry-After": "30"}) from error
+
+
+def record_statuses(router: ConversationRouter, statuses: Sequence[DeliveryStatus]) -> int:
+    """Record the delivery statuses on their care messages, in one transaction; how many were of
+    care messages. A database error becomes 503 (report again)."""
+    if not statuses:
+        return 0
+    try:
+        with router.sessions.begin() as session:
+            return sum(record_delivery_status(session, status.provider, status.provider_message_id, status.status,
+                                              status.error_code, status.at) for status in statuses)
+    except Exception as error:
+        logger.error("delivery status not recorded: %s", type(error).__name__)
+        raise web.HTTPServiceUnavailable(text="temporarily unable to record the status; please retry",
                                          headers={"Retry-After": "30"}) from error
 
 
@@ -66,6 +89,22 @@ async def twilio_webhook(request: web.Request) -> web.Response:
     return web.Response(text=twilio.EMPTY_TWIML, content_type=TWIML)
 
 
+async def twilio_status(request: web.Request) -> web.Response:
+    """A delivery status from Twilio's StatusCallback: check the signature, record it, answer 204."""
+    config = request.app[SETTINGS].twilio
+    form = {key: str(value) for key, value in (await request.post()).items()}
+    if not twilio.is_valid_signature(config, request.path_qs, form, request.headers.get("X-Twilio-Signature")):
+        logger.warning("Twilio status callback refused: missing or wrong signature")
+        raise web.HTTPForbidden(text="invalid signature")
+    try:
+        status = twilio.parse_status(form, received_at=request.app[ROUTER].clock())
+    except MalformedWebhook as error:
+        logger.warning("Twilio status callback ignored: %s", error)
+        return web.Response(status=204)
+    record_statuses(request.app[ROUTER], [status])
+    return web.Response(status=204)
+
+
 async def whatsapp_verify(request: web.Request) -> web.Response:
     """Meta's subscription handshake: echo hub.challenge when the verify token matches."""
     config = request.app[SETTINGS].whatsapp
@@ -76,26 +115,32 @@ async def whatsapp_verify(request: web.Request) -> web.Response:
 
 
 async def whatsapp_webhook(request: web.Request) -> web.Response:
-    """Messages (and status updates, ignored) from the WhatsApp Cloud API."""
+    """Messages and delivery statuses from the WhatsApp Cloud API."""
     config = request.app[SETTINGS].whatsapp
     raw = await request.read()
     if not whatsapp.is_valid_signature(config, raw, request.headers.get("X-Hub-Signature-256")):
         logger.warning("WhatsApp webhook refused: missing or wrong signature")
         raise web.HTTPForbidden(text="invalid signature")
     try:
-        messages = whatsapp.parse_webhook(json.loads(raw))
+        payload = json.loads(raw)
+        messages = whatsapp.parse_webhook(payload)
     except (ValueError, MalformedWebhook) as error:  # json.JSONDecodeError is a ValueError
         raise web.HTTPBadRequest(text=f"malformed WhatsApp webhook: {error}") from error
     router = request.app[ROUTER]
+    # Statuses first: recording one again is harmless, while a 503 after the messages were
+    # accepted would leave them unanswered (their redelivery is a duplicate).
+    statuses = whatsapp.parse_statuses(payload, received_at=router.clock())
+    record_statuses(router, statuses)
     accepted = accept_all(router, messages)
     if accepted:
         run_in_background(request.app, process_all(router, accepted))
-    return web.json_response({"received": len(messages)})
+    return web.json_response({"received": len(messages), "statuses": len(statuses)})
 
 
 def setup_webhooks(app: web.Application) -> None:
     """Add the webhook routes."""
     app.router.add_post("/webhooks/twilio", twilio_webhook, name="twilio_webhook")
+    app.router.add_post(twilio.STATUS_PATH, twilio_status, name="twilio_status")
     app.router.add_get("/webhooks/whatsapp", whatsapp_verify, name="whatsapp_verify")
     app.router.add_post("/webhooks/whatsapp", whatsapp_webhook, name="whatsapp_webhook")
 

@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from aiohttp import web
 
@@ -48,7 +48,8 @@ class Deliveries:
 
 class PlatformStub:
     """Twilio's Messages resource (201 with a message sid) and the Graph API's messages endpoint
-    (200 with a wamid); `twilio` holds each posted form, `graph` each posted JSON body."""
+    (200 with a wamid); `twilio` holds each posted form, `graph` each posted JSON body. After
+    `refuse(status, code)` both refuse what is posted (recorded all the same) as the platforms do."""
 
     def __init__(self) -> None:
         """Nothing is served until `start()`, `serve_in_thread()` or `app()` is served."""
@@ -59,6 +60,11 @@ class PlatformStub:
         self._lock = threading.Lock()
         self._runner: Optional[web.AppRunner] = None
         self._thread_server: Optional[BackgroundAppServer] = None
+        self.refusal: Optional[Tuple[int, int]] = None
+
+    def refuse(self, status: int, code: int) -> None:
+        """Answer every later message with HTTP `status` and the platform's error `code`."""
+        self.refusal = (status, code)
 
     def app(self) -> web.Application:
         """The two send endpoints as an aiohttp application."""
@@ -101,6 +107,9 @@ class PlatformStub:
             self.deliveries.twilio += 1
             self.deliveries.last_at = time.perf_counter()
             sid = f"SM{len(self.twilio):032d}"
+        if self.refusal is not None:
+            status, code = self.refusal
+            return web.json_response({"code": code, "message": "refused", "status": status}, status=status)
         return web.json_response({"sid": sid, "status": "queued"}, status=201)
 
     async def _graph_message(self, request: web.Request) -> web.Response:
@@ -111,6 +120,10 @@ class PlatformStub:
             self.deliveries.graph += 1
             self.deliveries.last_at = time.perf_counter()
             wamid = f"wamid.out{len(self.graph)}"
+        if self.refusal is not None:
+            status, code = self.refusal
+            return web.json_response({"error": {"message": "refused", "type": "OAuthException", "code": code}},
+                                     status=status)
         return web.json_response({"messaging_product": "whatsapp", "messages": [{"id": wamid}]})
 
     def sms_to(self, phone: str) -> List[str]:

@@ -17,6 +17,7 @@ import pytest
 from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import (
     Appointment,
+    CareMessage,
     Conversation,
     Escalation,
     Message,
@@ -29,8 +30,8 @@ from tests.support.clock import START
 
 
 class Rows:
-    """Builders of patients, courses, appointments, conversations, messages, escalations, requests
-    and staff accounts; the defaults are the demo patient Alex Morgan (MC-4827) and START."""
+    """Builders of patients, courses, appointments, conversations, messages, escalations, requests,
+    care messages and staff accounts; the defaults are the demo patient Alex Morgan (MC-4827) and START."""
 
     def __init__(self, session_factory) -> None:
         """Write through `session_factory` (when no session is handed in)."""
@@ -105,6 +106,17 @@ class Rows:
                 kind=kind, patient_id=patient_id, appointment_id=appointment_id, conversation_id=conversation_id,
                 wishes=wishes, status="open", created_at=START,
             ), active)
+
+    def care_message(self, appointment_id: int, patient_id: int, kind: str = "reminder", *,
+                     status: str = "scheduled", due_at: datetime = START, provider: Optional[str] = None,
+                     provider_message_id: Optional[str] = None, channel: Optional[str] = None,
+                     session=None) -> int:
+        """A care message of the appointment (sent through `provider` when it has a provider message id)."""
+        return self._add(CareMessage(
+            appointment_id=appointment_id, patient_id=patient_id, kind=kind, due_at=due_at, status=status,
+            provider=provider, provider_message_id=provider_message_id, channel=channel,
+            sent_at=START if provider_message_id else None,
+        ), session)
 
     def staff_user(self, email: str = "jo@clinic.example", role: str = "staff", *, session=None) -> int:
         """A staff account that cannot log in (its password hash is not a real one)."""

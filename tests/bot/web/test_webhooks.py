@@ -251,13 +251,13 @@ async def test_whatsapp_webhook_without_a_valid_signature_is_refused(client, eng
     assert response.status == 403 and engine.calls == []
 
 
-async def test_whatsapp_status_updates_are_acknowledged_and_ignored(client, platform, engine):
+async def test_whatsapp_status_of_a_reply_is_acknowledged_and_changes_nothing(client, platform, engine):
     value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1234567890"},
              "statuses": [{"id": "wamid.out1", "status": "delivered", "recipient_id": PATIENT.lstrip("+")}]}
     body = json.dumps({"object": "whatsapp_business_account",
                        "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]}).encode()
     response = await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
-    assert response.status == 200 and (await response.json()) == {"received": 0}
+    assert response.status == 200 and (await response.json()) == {"received": 0, "statuses": 1}
     await asyncio.sleep(0.1)
     assert engine.calls == [] and platform.graph == []
 
