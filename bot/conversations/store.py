@@ -4,6 +4,7 @@ Plain functions over a SQLAlchemy session (the caller owns the transaction), no 
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,8 @@ from bot.db.models import (
 )
 
 WEB_SESSION_ID_BYTES = 24
+# What `issue_web_session` can have issued: URL-safe base64, as long as the column allows.
+_WEB_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,9 @@ def issue_web_session(session: Session, now: datetime) -> str:
 
 
 def is_issued_web_session(session: Session, session_id: object) -> bool:
-    """True if the server issued this web session id (it has a stored conversation)."""
-    if not session_id or not isinstance(session_id, str) or len(session_id) > 128:
+    """True if the server issued this web session id (it has a stored conversation). Anything else
+    is not even looked up: a lone surrogate or a NUL would make the database refuse the query."""
+    if not isinstance(session_id, str) or not _WEB_SESSION_ID.fullmatch(session_id):
         return False
     found = session.execute(
         select(Conversation.id).where(Conversation.channel == "web", Conversation.external_id == session_id,
