@@ -140,6 +140,7 @@ class WebChat:
             max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False,
         )
         self.sio.attach(app, socketio_path=SOCKET_PATH)
+        # python-socketio passes every argument a client emits: the handlers read the first, if any.
         self.sio.on("connect", self.on_connect)
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
@@ -183,7 +184,7 @@ class WebChat:
         else:
             await self.sio.emit("bot_uttered", {"text": text}, to=sid)
 
-    async def on_session_request(self, sid: str, data: Any = None) -> None:
+    async def on_session_request(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """Confirm (or issue) the session id and join its room (the widget's own, or Rasa's)."""
         requested = data.get("session_id") if isinstance(data, dict) else None
         widget = isinstance(data, dict) and data.get("client") == WIDGET_CLIENT
@@ -205,7 +206,7 @@ class WebChat:
         await self.sio.enter_room(sid, room)
         await self.sio.emit("session_confirm", session_id, to=sid)
 
-    async def on_user_uttered(self, sid: str, data: Any = None) -> None:
+    async def on_user_uttered(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """A patient message: route it (replies come back through `WebDeliverer`)."""
         settings, _, router = self._app_parts()
         session = await self.sio.get_session(sid)
@@ -232,7 +233,7 @@ class WebChat:
             await router.process_safely(accepted)
 
 
-    async def on_history_request(self, sid: str, data: Any = None) -> None:
+    async def on_history_request(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """A page of the chat's stored messages, newest last; none where they may be private."""
         settings, sessions, router = self._app_parts()
         session = await self.sio.get_session(sid)
@@ -276,7 +277,7 @@ class WebChat:
             logger.error("web welcome not stored: %s", type(error).__name__)
             return []
 
-    async def on_end_chat(self, sid: str, data: Any = None) -> None:
+    async def on_end_chat(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """The patient ended the chat: verification over, the session id retired, every tab told."""
         _, _, router = self._app_parts()
         session = await self.sio.get_session(sid)
