@@ -155,6 +155,7 @@ async def test_any_event_with_any_data_raises_nothing_and_stores_only_messages(c
             assert all(count == 1 for count in welcome_counts(chat.sessions, welcome))
             assert fuzzing.errors_logged(caplog.records) == []
             count_tried(name, data)
+        fuzzing.assert_consistent(chat.sessions)
     finally:
         await chat.socket.close()
 
