@@ -13,6 +13,12 @@ from typing import List, Literal, Optional, Sequence, Tuple
 Channel = Literal["sms", "whatsapp", "web"]
 
 NUMBERED_OPTIONS_PROMPT = "Reply with a number:"
+# The columns that keep a platform's message id (messages, inbound_receipts) hold this many characters.
+MAX_MESSAGE_ID_CHARS = 128
+
+# What no database text column takes (PostgreSQL refuses NUL; no UTF-8 encodes a lone surrogate,
+# which a JSON or UTF-7 decoder can hand us): each becomes U+FFFD.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 _NUMBER_REPLY = re.compile(r"^(?:option\s*|#\s*)?(\d{1,3})\s*[.)]?$")
 _BREAKS = (
@@ -86,6 +92,23 @@ class InboundMessage:
     # and the clinic's number the patient wrote to (E.164).
     provider: Optional[str] = None
     clinic_address: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        """Keep the patient's words and the browser tab's id storable, whatever the channel decoded."""
+        for name in ("text", "client"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, storable_text(value))
+
+
+def storable_text(text: str) -> str:
+    """`text` with NUL characters and lone surrogates replaced by U+FFFD, so any database keeps it."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def is_usable_message_id(message_id: str) -> bool:
+    """True if a platform's message id can be kept as it is: 1 to 128 printable characters."""
+    return 0 < len(message_id) <= MAX_MESSAGE_ID_CHARS and message_id.isprintable()
 
 
 def _normalise_reply(text: str) -> str:

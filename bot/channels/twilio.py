@@ -23,6 +23,7 @@ from bot.channels.messages import (
     InboundMessage,
     MalformedWebhook,
     OutboundMessage,
+    is_usable_message_id,
     split_text,
     with_numbered_options,
 )
@@ -125,6 +126,8 @@ def parse_inbound(form: Mapping[str, str], *, received_at: Optional[datetime] = 
         raise MalformedWebhook("Twilio webhook has no From field")
     if not message_sid:
         raise MalformedWebhook("Twilio webhook has no MessageSid field")
+    if not is_usable_message_id(message_sid):
+        raise MalformedWebhook("Twilio webhook MessageSid is not a message id (too long or unprintable)")
     sender = normalise_phone(raw_from, _NO_DEFAULT_REGION)
     if sender is None:
         raise MalformedWebhook("Twilio webhook From is not an E.164 phone number")

@@ -25,6 +25,7 @@ from bot.channels.messages import (
     InboundMessage,
     MalformedWebhook,
     OutboundMessage,
+    is_usable_message_id,
     with_numbered_options,
 )
 from bot.channels.proactive import DeliveryStatus, SentMessage, WhatsAppTemplate
@@ -158,6 +159,8 @@ def _sent_at(raw_timestamp: Any) -> datetime:
 def _content(raw: Dict[str, Any]) -> Optional[Tuple[Optional[str], Optional[str], bool]]:
     """(text, pressed button id, has media) of one message, or None for types we ignore."""
     kind = raw.get("type")
+    if not isinstance(kind, str):  # a list or an object is no type we know (nor hashable)
+        return None
     if kind == "text":
         return _text(_dict(raw.get("text")).get("body")), None, False
     if kind == "interactive":
@@ -184,7 +187,7 @@ def _parse_message(raw: Any) -> Optional[InboundMessage]:
         logger.debug("WhatsApp message of type %r ignored", raw.get("type"))
         return None
     sender, message_id = _sender(raw.get("from")), _text(raw.get("id"))
-    if sender is None or message_id is None:
+    if sender is None or message_id is None or not is_usable_message_id(message_id):
         logger.warning("WhatsApp message without a usable sender or id ignored (type %r)", raw.get("type"))
         return None
     text, payload, has_media = content

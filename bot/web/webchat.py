@@ -35,6 +35,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from datetime import date
 from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
@@ -82,6 +83,8 @@ WIDGET_CLIENT = "clinic-widget"
 SESSION_ID_BYTES = 24
 SESSION_MAC_CHARS = 22
 MAX_SESSION_ID_CHARS = 128
+# What `new_session_id` (and earlier versions, which stored ids) can have issued: URL-safe base64 and dots.
+_SESSION_ID_SHAPE = re.compile(r"[A-Za-z0-9_.-]{1,%d}" % MAX_SESSION_ID_CHARS)
 HISTORY_PAGE = 50
 MAX_TAB_ID_CHARS = 64
 
@@ -171,6 +174,7 @@ class WebChat:
             max_http_buffer_size=MAX_EVENT_BYTES, logger=False, engineio_logger=False,
         )
         self.sio.attach(app, socketio_path=SOCKET_PATH)
+        # python-socketio passes every argument a client emits: the handlers read the first, if any.
         self.sio.on("connect", self.on_connect)
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
@@ -209,7 +213,8 @@ class WebChat:
     def _confirmed_session(self, requested: Optional[str]) -> str:
         """The requested id if the server issued it and the patient has not ended that chat, else a
         new one. Nothing is stored until the patient's first message (bot.conversations.router)."""
-        if not requested or len(requested) > MAX_SESSION_ID_CHARS:
+        if not requested or not _SESSION_ID_SHAPE.fullmatch(requested):
+            # Not one of ours, and not even looked up: a lone surrogate or a NUL would make the database refuse it.
             return new_session_id(self.session_key)
         _, sessions, _ = self._app_parts()
         with sessions() as session:
@@ -228,7 +233,7 @@ class WebChat:
         else:
             await self.sio.emit("bot_uttered", {"text": text}, to=sid)
 
-    async def on_session_request(self, sid: str, data: Any = None) -> None:
+    async def on_session_request(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """Confirm (or issue) the session id and join its room (the widget's own, or Rasa's)."""
         requested = data.get("session_id") if isinstance(data, dict) else None
         widget = isinstance(data, dict) and data.get("client") == WIDGET_CLIENT
@@ -251,7 +256,7 @@ class WebChat:
         await self.sio.enter_room(sid, room)
         await self.sio.emit("session_confirm", session_id, to=sid)
 
-    async def on_user_uttered(self, sid: str, data: Any = None) -> None:
+    async def on_user_uttered(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """A patient message: route it (replies come back through `WebDeliverer`)."""
         settings, _, router = self._app_parts()
         session = await self.sio.get_session(sid)
@@ -283,7 +288,7 @@ class WebChat:
             await router.process_safely(accepted)
 
 
-    async def on_history_request(self, sid: str, data: Any = None) -> None:
+    async def on_history_request(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """A page of the chat's stored messages, newest last; none where they may be private."""
         settings, sessions, router = self._app_parts()
         session = await self.sio.get_session(sid)
@@ -325,7 +330,7 @@ class WebChat:
             item["quick_replies"] = bot_uttered_payload(welcome)["quick_replies"]
         return item
 
-    async def on_end_chat(self, sid: str, data: Any = None) -> None:
+    async def on_end_chat(self, sid: str, data: Any = None, *ignored: Any) -> None:
         """The patient ended the chat: verification over, the session id retired, every tab told."""
         _, _, router = self._app_parts()
         session = await self.sio.get_session(sid)

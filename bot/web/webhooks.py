@@ -1,9 +1,10 @@
 """Webhooks for SMS and WhatsApp: Twilio (`/webhooks/twilio`) and Meta's Cloud API (`/webhooks/whatsapp`).
 
-Each webhook checks the platform's signature (403 otherwise), stores the message with its
-receipt in one transaction (a redelivery is a no-op), answers at once, and leaves the reply to a
-background task that sends it through the platform's API. If the message cannot be stored (the
-database is down), the webhook answers 503 so the platform delivers it again.
+Each webhook checks the platform's signature (403 otherwise; Twilio's body must first be the UTF-8
+form Twilio posts, 415 or 400 otherwise), stores the message with its receipt in one transaction (a
+redelivery is a no-op), answers at once, and leaves the reply to a background task that sends it
+through the platform's API. If the message cannot be stored (the database is down), the webhook
+answers 503 so the platform delivers it again.
 
 Delivery statuses of the care messages we wrote first come to `/webhooks/twilio/status`
 (Twilio's StatusCallback, signed like its messages) and inside the Cloud API webhook
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Awaitable, List, Sequence
+from typing import Awaitable, Dict, List, Sequence
 
 from aiohttp import web
 
@@ -30,6 +31,8 @@ from bot.conversations.router import Accepted, ConversationRouter
 logger = logging.getLogger(__name__)
 
 TWIML = "application/xml"
+TWILIO_FORM = "application/x-www-form-urlencoded"  # what Twilio posts, always in UTF-8
+UTF8_CHARSETS = ("utf-8", "utf8")
 
 
 def run_in_background(app: web.Application, work: Awaitable) -> None:
@@ -71,10 +74,22 @@ async def process_all(router: ConversationRouter, accepted: Sequence[Accepted]) 
         await router.process_safely(item)
 
 
+async def read_twilio_form(request: web.Request) -> Dict[str, str]:
+    """The posted fields (a repeated field keeps its last value): 415 for anything but a UTF-8 form,
+    which is all Twilio posts, and 400 when the body is not UTF-8."""
+    if request.content_type != TWILIO_FORM or (request.charset or "utf-8").lower() not in UTF8_CHARSETS:
+        raise web.HTTPUnsupportedMediaType(text=f"expected {TWILIO_FORM} in UTF-8")
+    try:
+        fields = await request.post()
+    except UnicodeDecodeError as error:
+        raise web.HTTPBadRequest(text="the form is not UTF-8") from error
+    return {key: str(value) for key, value in fields.items()}
+
+
 async def twilio_webhook(request: web.Request) -> web.Response:
     """An SMS or WhatsApp message from Twilio: check, store, answer empty TwiML, reply later."""
     config = request.app[SETTINGS].twilio
-    form = {key: str(value) for key, value in (await request.post()).items()}
+    form = await read_twilio_form(request)
     if not twilio.is_valid_signature(config, request.path_qs, form, request.headers.get("X-Twilio-Signature")):
         logger.warning("Twilio webhook refused: missing or wrong signature")
         raise web.HTTPForbidden(text="invalid signature")
@@ -124,7 +139,8 @@ async def whatsapp_webhook(request: web.Request) -> web.Response:
     try:
         payload = json.loads(raw)
         messages = whatsapp.parse_webhook(payload)
-    except (ValueError, MalformedWebhook) as error:  # json.JSONDecodeError is a ValueError
+    # json.JSONDecodeError is a ValueError; nesting deeper than Python's recursion limit is a RecursionError.
+    except (ValueError, RecursionError, MalformedWebhook) as error:
         raise web.HTTPBadRequest(text=f"malformed WhatsApp webhook: {error}") from error
     router = request.app[ROUTER]
     # Statuses first: recording one again is harmless, while a 503 after the messages were

@@ -12,6 +12,8 @@ modules (database, settings, rows) for every test; the others are plain imports.
 - trackers.py: rasa_sdk trackers and dispatchers for the custom actions.
 - phrases.py: what no answer may say.
 - signers.py: Twilio and Meta webhook signatures.
+- fuzzing.py: Hypothesis strategies for hostile input, and checks of what the database holds (tests/fuzz).
+- sockets.py: a socket.io client connected without a network, for calling event handlers directly.
 - platforms.py: `PlatformStub`, Twilio's and Meta's send APIs on loopback.
 - background.py: an aiohttp app served from a thread of its own.
 - processes.py: `ManagedProcess` and the action server (no pytest: `bench` uses it too).

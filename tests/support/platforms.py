@@ -22,6 +22,7 @@ from tests.support.background import BackgroundAppServer
 # Credentials of a fake clinic account (what tests sign webhooks with and the app checks them against).
 TWILIO_AUTH_TOKEN = "twilio-auth-token-for-tests"
 WHATSAPP_APP_SECRET = "meta-app-secret-for-tests"
+WHATSAPP_VERIFY_TOKEN = "verify-token-for-tests"
 GRAPH_VERSION = "v19.0"
 TWILIO_MESSAGES_PATH = "/2010-04-01/Accounts/{sid}/Messages.json"
 GRAPH_MESSAGES_PATH = f"/{GRAPH_VERSION}/{{number_id}}/messages"

@@ -1,11 +1,14 @@
 """Shared message shapes: choose_button, numbered options and word-safe splitting."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from bot.channels.messages import (
     Button,
     ChannelSendError,
+    InboundMessage,
     OutboundMessage,
     choose_button,
     split_text,
@@ -91,3 +94,12 @@ def test_channel_send_error_message_has_status_and_code_only() -> None:
     error = ChannelSendError("sms", 400, 21211)
     assert str(error) == "sms send failed: HTTP 400, error code 21211"
     assert (error.status, error.code) == (400, 21211)
+
+
+def test_inbound_text_and_tab_keep_no_nul_or_lone_surrogate() -> None:
+    """Found by tests/fuzz: a JSON or UTF-7 decoder hands us lone surrogates and a form NULs, which
+    no database (or no PostgreSQL) stores; the rest of the text is kept as it is."""
+    message = InboundMessage(channel="web", sender="s", text="hi \ud83d there\x00 \U0001F600",
+                             channel_message_id=None, has_media=False, received_at=datetime.now(timezone.utc),
+                             client="tab-\udc00")
+    assert message.text == "hi \ufffd there\ufffd \U0001F600" and message.client == "tab-\ufffd"

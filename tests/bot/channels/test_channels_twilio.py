@@ -230,6 +230,13 @@ def test_parse_without_required_field_is_malformed(missing: str, field_name: str
         parse_inbound(form)
 
 
+@pytest.mark.parametrize("sid", ["SM" + "a" * 200, "SM\x00abc", "SM\nabc"])
+def test_parse_message_sid_no_column_can_keep_is_malformed(sid: str) -> None:
+    """Found by tests/fuzz: PostgreSQL refuses it, so the webhook would answer 503 for ever."""
+    with pytest.raises(MalformedWebhook, match="MessageSid"):
+        parse_inbound({**SMS_FORM, "MessageSid": sid})
+
+
 def test_parse_from_that_is_not_a_phone_number_is_malformed() -> None:
     with pytest.raises(MalformedWebhook, match="E.164"):
         parse_inbound({**SMS_FORM, "From": "whatsapp:clinic"})

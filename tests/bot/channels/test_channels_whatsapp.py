@@ -238,6 +238,10 @@ def test_parse_every_message_of_every_entry() -> None:
         message_value("not an object"),
         {"messages": "not a list"},
         "not an object",
+        message_value({**TEXT, "type": ["text"]}),  # found by tests/fuzz: a list is not hashable
+        message_value({**TEXT, "type": {"text": 1}}),
+        message_value({**TEXT, "id": "wamid." + "x" * 200}),  # longer than the column that keeps it
+        message_value({**TEXT, "id": "wamid.\x00"}),
     ],
 )
 def test_parse_unknown_shapes_are_ignored(value) -> None:

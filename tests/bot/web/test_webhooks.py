@@ -111,6 +111,27 @@ async def test_database_down_makes_twilio_deliver_again_and_the_retry_is_process
     assert len(platform.twilio) == 1 and len(engine.calls) == 1
 
 
+@pytest.mark.parametrize("body, content_type, status", [
+    (b"Body=hi&From=%2B447700900123", "multipart/form-data; boundary=x", 415),
+    (b"Body=hi&From=%2B447700900123", "application/json", 415),
+    (b"Body=hi&From=%2B447700900123", "application/x-www-form-urlencoded; charset=no-such-charset", 415),
+    (b"Body=hi&From=%2B447700900123", "application/x-www-form-urlencoded; charset=utf-7", 415),
+    (b"Body=\xff&From=%2B447700900123", "application/x-www-form-urlencoded", 400),
+])
+async def test_twilio_webhook_that_is_not_a_utf8_form_is_refused_without_a_500(
+        client, session_factory, body, content_type, status):
+    """Found by tests/fuzz: these were 500s (the form parser's UnicodeDecodeError, LookupError, AssertionError)."""
+    response = await client.post("/webhooks/twilio", data=body, headers={"Content-Type": content_type})
+    assert response.status == status and stored_count(session_factory, Message) == 0
+
+
+async def test_whatsapp_json_nested_too_deep_gets_400(client):
+    """Found by tests/fuzz: json.loads raised RecursionError, a 500."""
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = await client.post("/webhooks/whatsapp", data=body, headers=meta_headers(body))
+    assert response.status == 400
+
+
 async def test_sms_buttons_become_numbered_options_and_a_number_picks_one(client, platform, engine):
     await post_twilio(client, sms_form("options", sid="SM" + "d" * 32))
     (offer,) = await platform.wait_for("twilio", 1)
