@@ -12,6 +12,7 @@ import pytest
 import socketio
 from sqlalchemy import func, select
 
+import bot.safety.replies  # noqa: F401  (imported here, as the real screen is at start-up: it brings spaCy)
 from bot.clinic.inbox import list_inbox
 from bot.db.models import Conversation, Escalation, Message
 from bot.settings import Settings, SettingsError
