@@ -17,6 +17,7 @@ import pytest
 from bot.clinic.escalations import get_or_create_conversation
 from bot.db.models import (
     Appointment,
+    CareMessage,
     Conversation,
     Escalation,
     Message,
@@ -29,8 +30,8 @@ from tests.support.clock import START
 
 
 class Rows:
-    """Builders of patients, courses, appointments, conversations, messages, escalations, requests
-    and staff accounts; the defaults are the demo patient Alex Morgan (MC-4827) and START."""
+    """Builders of patients, courses, appointments, conversations, messages, escalations, requests,
+    care messages and staff accounts; the defaults are the demo patient Alex Morgan (MC-4827) and START."""
 
     def __init__(self, session_factory) -> None:
         """Write through `session_factory` (when no session is handed in)."""
@@ -105,6 +106,21 @@ class Rows:
                 kind=kind, patient_id=patient_id, appointment_id=appointment_id, conversation_id=conversation_id,
                 wishes=wishes, status="open", created_at=START,
             ), active)
+
+    def care_message(self, appointment_id: int, patient_id: int, kind: str = "reminder", *,
+                     status: str = "sent", due_at: datetime = START, sent_at: Optional[datetime] = None,
+                     message_id: Optional[int] = None, channel: Optional[str] = "sms",
+                     detail: Optional[str] = None, error_code: Optional[str] = None,
+                     status_at: Optional[datetime] = None, session=None) -> int:
+        """A care message about the appointment (sent at `due_at` unless said otherwise, when its
+        status says it went), pointing at its stored copy `message_id` if given."""
+        went = status in ("sent", "delivered", "read", "unknown")
+        return self._add(CareMessage(
+            appointment_id=appointment_id, patient_id=patient_id, kind=kind, due_at=due_at, status=status,
+            sent_at=sent_at or (due_at if went else None), message_id=message_id, channel=channel,
+            provider="twilio" if channel == "sms" else "meta" if channel == "whatsapp" else None,
+            detail=detail, error_code=error_code, status_at=status_at, created_at=START,
+        ), session)
 
     def staff_user(self, email: str = "jo@clinic.example", role: str = "staff", *, session=None) -> int:
         """A staff account that cannot log in (its password hash is not a real one)."""

@@ -1,0 +1,3 @@
+"""Proactive care: the messages the assistant writes first around each booked session (issue 14),
+and the patient's replies to them (replies.py: a reminder's "1" confirms, "2" and "3" ask staff).
+"""
