@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequ
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.care import replies as care_replies
 from bot.channels.keywords import consent_keyword, help_text
 from bot.channels.kinds import ChannelKind
-from bot.care import replies as care_replies
 from bot.channels.messages import Button, InboundMessage, OutboundMessage, choose_button
 from bot.clinic import audit
 from bot.clinic.identity import channel_identity_metadata

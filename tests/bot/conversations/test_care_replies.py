@@ -3,7 +3,7 @@ migrated SQLite database). The care messages are written here as the sender leav
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
