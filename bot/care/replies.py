@@ -150,12 +150,16 @@ def reminder_in_context(session: Session, conversation_id: int, phone_e164: str,
                              buttons=_stored_buttons(message))
 
 
+def _locked_booking(session: Session, appointment_id: int) -> Appointment:
+    """The booking, locked until the transaction ends (PostgreSQL), so two replicas handling two
+    replies at once act one after the other: the second sees what the first did."""
+    return session.execute(select(Appointment).where(Appointment.id == appointment_id).with_for_update()).scalar_one()
+
+
 def confirm_session(session: Session, reminder: ReminderInContext, conversation_id: int,
                     now: datetime) -> bool:
     """Record that the patient confirmed the reminder's booking (audited); False if it already was."""
-    booking = session.execute(
-        select(Appointment).where(Appointment.id == reminder.appointment_id).with_for_update()
-    ).scalar_one()
+    booking = _locked_booking(session, reminder.appointment_id)
     if booking.confirmed_at is not None:
         return False
     booking.confirmed_at = now
@@ -195,6 +199,7 @@ def _confirmed_reply(session: Session, reminder: ReminderInContext, conversation
 def _change_reply(session: Session, reminder: ReminderInContext, kind: str, sender_key: str, text: str,
                   profile: ClinicProfile, now: datetime) -> OutboundMessage:
     """The staff request to move or cancel the reminder's booking, once, and what the patient is told."""
+    _locked_booking(session, reminder.appointment_id)
     if _open_request(session, kind, reminder.appointment_id) is not None:
         what = "cancellation" if kind == "cancel" else "request to move your session"
         return OutboundMessage(f"I've already passed your {what} to the clinic team; they will confirm the change "

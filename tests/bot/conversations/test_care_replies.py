@@ -308,3 +308,71 @@ def test_reminder_stored_without_buttons_offers_the_standard_three(session_facto
     assert found is not None and found.buttons == REMINDER_BUTTONS
     assert (found.appointment_id, found.patient_id, found.starts_at) == (booking.appointment_id,
                                                                         booking.patient_id, SESSION_AT)
+
+
+def reply_on(factory, text, now=NOW):
+    from bot.care.replies import answer_reply
+    from tests.support.settings import make_clinic
+
+    with factory.begin() as session:
+        conversation = store.find_by_sender(session, "sms", PHONE)
+        answer = answer_reply(session, conversation_id=conversation.id, channel="sms", phone_e164=PHONE, text=text,
+                              pressed_payload=None, profile=make_clinic(), now=now)
+        return answer.text if answer else None
+
+
+def test_answers_on_each_backend(any_session_factory, rows):
+    patient_id = rows.patient()
+    appointment_id = rows.appointment(rows.course(patient_id), SESSION_AT)
+    booking = Booking(patient_id, appointment_id, rows.conversation("sms", PHONE, owner="bot"))
+    send_care(any_session_factory, rows, booking)
+    assert reply_on(any_session_factory, "what time is it") is None
+    assert reply_on(any_session_factory, "1") == CONFIRMED
+    assert reply_on(any_session_factory, "yes").startswith(ALREADY)
+    assert reply_on(any_session_factory, "2").startswith(PASSED_ON_MOVE)
+    assert reply_on(any_session_factory, "3").startswith(PASSED_ON_CANCEL)
+    assert [r[:2] for r in requests(any_session_factory)] == [("reschedule", appointment_id),
+                                                              ("cancel", appointment_id)]
+    assert reply_on(any_session_factory, "1", now=SESSION_AT) is None  # the session has begun
+
+
+@pytest.mark.postgres
+def test_two_confirmations_at_once_confirm_once(postgres_url):
+    """Two replicas handle "1" and "yes" at the same moment: one confirms, the other says it already is."""
+    import threading
+
+    from bot.care.replies import confirm_session, reminder_in_context
+    from bot.db.migrate import upgrade_database
+    from bot.db.session import create_db_engine, make_session_factory
+    from tests.support.rows import Rows
+
+    upgrade_database(postgres_url)
+    engine = create_db_engine(postgres_url)
+    try:
+        factory = make_session_factory(engine)
+        rows = Rows(factory)
+        patient_id = rows.patient()
+        booking = Booking(patient_id, rows.appointment(rows.course(patient_id), SESSION_AT),
+                          rows.conversation("sms", PHONE, owner="bot"))
+        send_care(factory, rows, booking)
+        first_holds_the_row, results = threading.Event(), {}
+
+        def confirm(name, hold):
+            with factory.begin() as session:
+                reminder = reminder_in_context(session, booking.conversation_id, PHONE, NOW)
+                results[name] = confirm_session(session, reminder, booking.conversation_id, NOW)
+                if hold:
+                    first_holds_the_row.set()
+                    threading.Event().wait(0.5)  # the other replica waits on the row lock meanwhile
+
+        first = threading.Thread(target=confirm, args=("first", True))
+        first.start()
+        first_holds_the_row.wait(10)
+        second = threading.Thread(target=confirm, args=("second", False))
+        second.start()
+        first.join(10)
+        second.join(10)
+        assert results == {"first": True, "second": False}
+        assert len(audit_rows(factory, "session_confirmed")) == 1
+    finally:
+        engine.dispose()
