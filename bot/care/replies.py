@@ -88,16 +88,21 @@ def choice_of(text: str, pressed_payload: Optional[str], buttons: Sequence[Butto
     A button the platform says was pressed, the option's number or title (bot.channels.messages),
     or one of the few PHRASES.
     """
+    picked = picked_payload(text, pressed_payload, buttons)
+    if picked is not None:
+        return CHOICE_OF_PAYLOAD.get(picked)
+    return PHRASES.get(_normalised(text or ""))
+
+
+def picked_payload(text: str, pressed_payload: Optional[str], buttons: Sequence[Button]) -> Optional[str]:
+    """The payload of the button the reply picks: pressed, typed as its payload, number or title."""
     payloads = {button.payload for button in buttons}
     if pressed_payload and pressed_payload in payloads:
-        return CHOICE_OF_PAYLOAD.get(pressed_payload)
+        return pressed_payload
     stripped = (text or "").strip()
     if stripped in payloads:
-        return CHOICE_OF_PAYLOAD.get(stripped)
-    chosen = choose_button(stripped, buttons)
-    if chosen:
-        return CHOICE_OF_PAYLOAD.get(chosen)
-    return PHRASES.get(_normalised(stripped))
+        return stripped
+    return choose_button(stripped, buttons)
 
 
 def _stored_buttons(message: Message) -> Tuple[Button, ...]:
@@ -210,13 +215,27 @@ def _change_reply(session: Session, reminder: ReminderInContext, kind: str, send
     return OutboundMessage(change_request_passed_on(profile, kind, now))
 
 
+def no_longer_current(profile: ClinicProfile) -> OutboundMessage:
+    """The answer to "Confirm" pressed on a reminder that is out of context (Rasa has no such intent)."""
+    return OutboundMessage("Thank you. That reminder is no longer current, so I haven't confirmed anything from it. "
+                           "To check your next session, ask me \"when is my next session?\", or call us on "
+                           f"{profile.phone}.")
+
+
 def answer_reply(session: Session, *, conversation_id: int, channel: str, phone_e164: str, text: str,
-                 pressed_payload: Optional[str], profile: ClinicProfile, now: datetime) -> Optional[OutboundMessage]:
+                 pressed_payload: Optional[str], offered: Sequence[Button], profile: ClinicProfile,
+                 now: datetime) -> Optional[OutboundMessage]:
     """The reply to a phone patient's answer to a reminder in context, having done what it asks; None
-    when the message is not such an answer (Rasa answers it)."""
+    when the message is not such an answer (Rasa answers it).
+
+    `offered` are the buttons of the bot's latest turn: when they are an old reminder's, its "Confirm"
+    (pressed, or its number) is answered here, as Rasa has no such intent; its other options are
+    Rasa's own change requests.
+    """
     reminder = reminder_in_context(session, conversation_id, phone_e164, now)
     if reminder is None:
-        return None
+        stale = picked_payload(text, pressed_payload, offered) == CONFIRM_PAYLOAD
+        return no_longer_current(profile) if stale else None
     choice = choice_of(text, pressed_payload, reminder.buttons)
     if choice is None:
         return None

@@ -313,13 +313,14 @@ class ConversationRouter:
         if flagged is not None and flagged.kind == "after_effect":
             outcome.handled_by = "screen"
             return [self.replies.after_effect(flagged)]
-        answered = self._care_reply(ref, inbound, text)
+        answered = self._care_reply(ref, inbound, text, offered)
         if answered is not None:
             outcome.handled_by = "care"
             return [answered]
         return await self._ask_engine(ref, self.engine_text(inbound, text, offered), outcome, inbound.client)
 
-    def _care_reply(self, ref: ConversationRef, inbound: InboundMessage, text: str) -> Optional[OutboundMessage]:
+    def _care_reply(self, ref: ConversationRef, inbound: InboundMessage, text: str,
+                    offered: Sequence[Button]) -> Optional[OutboundMessage]:
         """On SMS and WhatsApp, the answer to a reply to the reminder in context ("1" confirms, "2"
         and "3" ask staff to move or cancel that session: bot.care.replies); None for anything else."""
         if not self.kind_of(ref.channel).phone_numbers:
@@ -327,7 +328,7 @@ class ConversationRouter:
         with self.sessions.begin() as session:
             return care_replies.answer_reply(session, conversation_id=ref.id, channel=ref.channel,
                                              phone_e164=ref.external_id, text=text,
-                                             pressed_payload=inbound.reply_to_payload,
+                                             pressed_payload=inbound.reply_to_payload, offered=offered,
                                              profile=self.settings.clinic, now=self.clock())
 
     def _screen(self, text: str) -> Optional[ScreenResult]:

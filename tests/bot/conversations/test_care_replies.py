@@ -223,16 +223,40 @@ async def no_context_reply(router, engine, session_factory, booking, text="1", *
     assert requests(session_factory) == []
 
 
-async def test_a_reminder_older_than_48_hours_is_out_of_context(router, engine, session_factory, rows, booking):
+async def test_a_reminder_older_than_48_hours_is_out_of_context(router, engine, session_factory, rows, booking,
+                                                                 settings):
     send_care(session_factory, rows, booking, at=NOW - timedelta(hours=49))
-    await no_context_reply(router, engine, session_factory, booking)
+    await no_context_reply(router, engine, session_factory, booking, "yes")
+    assert engine.calls[-1][1] == "yes"
+
+
+async def test_confirm_on_a_reminder_out_of_context_is_answered_not_passed_to_rasa(router, engine, session_factory,
+                                                                                  rows, booking, settings):
+    """Its buttons are still the latest offered, so "1" would reach Rasa as "/confirm_session"."""
+    send_care(session_factory, rows, booking, at=NOW - timedelta(hours=49))
+    outcome = await router.receive(sms("1"))
+    assert outcome.handled_by == "care" and engine.calls == []
+    assert outcome.replies[0].text.startswith("Thank you. That reminder is no longer current, so I haven't "
+                                              "confirmed anything from it.")
+    assert settings.clinic.phone in outcome.replies[0].text
+    assert appointment(session_factory, booking.appointment_id).confirmed_at is None
+    await router.receive(sms("1", number=2))  # the reminder's options are no longer the latest offered
+    assert engine.calls[-1][1] == "1"
+
+
+async def test_change_the_time_on_a_reminder_out_of_context_is_rasas_change_request(router, engine,
+                                                                                    session_factory, rows, booking):
+    send_care(session_factory, rows, booking, at=NOW - timedelta(hours=49))
+    outcome = await router.receive(sms("2"))
+    assert outcome.handled_by == "bot" and engine.calls[-1][1] == "/request_reschedule"
+    assert requests(session_factory) == []
 
 
 @pytest.mark.parametrize("status", ["scheduled", "sending", "failed", "unknown", "cancelled"])
 async def test_a_reminder_not_known_to_have_gone_is_out_of_context(router, engine, session_factory, rows,
                                                                     booking, status):
     send_care(session_factory, rows, booking, status=status)
-    await no_context_reply(router, engine, session_factory, booking)
+    await no_context_reply(router, engine, session_factory, booking, "yes please")
 
 
 @pytest.mark.parametrize("change", ["cancelled", "moved_to_the_past"])
@@ -273,11 +297,11 @@ async def test_only_the_patient_the_reminder_went_to_is_answered_in_context(rout
     other_patient = rows.patient("MC-5000", "Sam Other", OTHER_PHONE)
     other_conversation = rows.conversation("sms", OTHER_PHONE, owner="bot")
     send_care(session_factory, rows, booking, conversation_id=other_conversation)
-    await no_context_reply(router, engine, session_factory, booking, sender=OTHER_PHONE)
+    await no_context_reply(router, engine, session_factory, booking, "yes", sender=OTHER_PHONE)
     others_session = rows.appointment(rows.course(other_patient), SESSION_AT)
     send_care(session_factory, rows, booking, patient_id=other_patient, appointment_id=others_session,
               at=NOW - timedelta(hours=1))
-    await no_context_reply(router, engine, session_factory, booking, number=2)
+    await no_context_reply(router, engine, session_factory, booking, "yes", number=2)
     assert appointment(session_factory, others_session).confirmed_at is None
 
 
@@ -317,7 +341,7 @@ def reply_on(factory, text, now=NOW):
     with factory.begin() as session:
         conversation = store.find_by_sender(session, "sms", PHONE)
         answer = answer_reply(session, conversation_id=conversation.id, channel="sms", phone_e164=PHONE, text=text,
-                              pressed_payload=None, profile=make_clinic(), now=now)
+                              pressed_payload=None, offered=(), profile=make_clinic(), now=now)
         return answer.text if answer else None
 
 
