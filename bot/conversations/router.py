@@ -259,7 +259,10 @@ class ConversationRouter:
         """Decide the replies to an accepted message, then store and deliver them."""
         ref, inbound, text = accepted.conversation, accepted.inbound, accepted.text
         outcome = Outcome(conversation=ref)
-        keyword = consent_keyword(text) if self.kind_of(inbound.channel).phone_numbers else None
+        # A pressed reminder button ("Cancel") arrives as its title: it answers the reminder, it is no STOP.
+        pressed_care_option = inbound.reply_to_payload in care_replies.CHOICE_OF_PAYLOAD
+        keyword = (consent_keyword(text) if self.kind_of(inbound.channel).phone_numbers and not pressed_care_option
+                   else None)
         if keyword and (keyword != "start" or accepted.opted_out):
             return await self._consent(ref, inbound, keyword, outcome)
         if accepted.opted_out:

@@ -182,6 +182,19 @@ async def test_a_bare_cancel_is_stop_and_stops_the_messages_not_the_booking(rout
         assert store.is_opted_out(session, PHONE, "sms")
 
 
+async def test_a_pressed_cancel_button_answers_the_reminder_and_is_no_stop(router, session_factory, rows, booking):
+    """A WhatsApp template's quick reply titled "Cancel" arrives as the text "Cancel" with its payload."""
+    conversation_id = rows.conversation("whatsapp", PHONE, owner="bot")
+    send_care(session_factory, rows, booking, conversation_id=conversation_id,
+              buttons=(Button("Confirm", "/confirm_session"), Button("Cancel", "/request_cancel")))
+    outcome = await router.receive(sms("Cancel", channel="whatsapp", payload="/request_cancel"))
+    assert outcome.handled_by == "care" and outcome.replies[0].text.startswith(PASSED_ON_CANCEL)
+    with session_factory() as session:
+        assert not store.is_opted_out(session, PHONE, "whatsapp")
+    stop = await router.receive(sms("Cancel", number=2, channel="whatsapp"))  # typed, it is STOP
+    assert stop.handled_by == "consent"
+
+
 async def test_the_red_flag_screen_comes_first(router, engine, session_factory, rows, booking):
     send_care(session_factory, rows, booking)
     outcome = await router.receive(sms("1 but my lips swelling"))
