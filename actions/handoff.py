@@ -12,7 +12,7 @@ from actions.common import services, utc_now, verified_patient_id
 from actions.faq import ActionSuggestTopics, previous_bot_action
 from actions.verification import locked_message
 from bot.clinic.hours import reply_expectation
-from bot.clinic.requests import create_change_request
+from bot.clinic.requests import change_request_passed_on, create_change_request
 from bot.conversations.handoff import HandoffRequest
 
 # Why the conversation reached staff, from what the bot was doing when it happened.
@@ -102,9 +102,5 @@ class ActionSubmitChangeRequest(Action):
         with services().session_factory.begin() as session:
             create_change_request(session, kind=kind, patient_id=patient_id, sender_key=tracker.sender_id,
                                   wishes=tracker.get_slot("change_details") or "", now=now)
-        what = "cancellation" if kind == "cancel" else "request to move your session"
-        dispatcher.utter_message(
-            text=f"Thanks, I've passed your {what} to the clinic team. Your booking stays as it is until they "
-            f"confirm the change with you. {reply_expectation(clinic, now)}"
-        )
+        dispatcher.utter_message(text=change_request_passed_on(clinic, kind, now))
         return [SlotSet("change_details", None), SlotSet("change_kind", None)]

@@ -48,6 +48,7 @@ class SessionView:
     treatment: str
     number_in_course: Optional[int]
     planned_sessions: int
+    confirmed_at: Optional[datetime] = None  # when the patient confirmed it (a reminder's "1")
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,7 @@ def _session_views(session: Session, rows: List[tuple]) -> List[SessionView]:
             treatment=course.treatment,
             number_in_course=numbers.get(appointment.id),
             planned_sessions=course.planned_sessions,
+            confirmed_at=appointment.confirmed_at,
         )
         for appointment, course in rows
     ]

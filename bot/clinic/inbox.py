@@ -39,6 +39,7 @@ from bot.clinic.bookings import (
 from bot.db.models import (
     Appointment,
     AuditLog,
+    CareMessage,
     Conversation,
     Escalation,
     Message,
@@ -56,13 +57,14 @@ MAX_NOTE_CHARS = 4000
 INBOX_LIMIT = 300
 RESOLVED_LIMIT = 100
 SESSION_LIST_LIMIT = 10
+CARE_LIST_LIMIT = 12
 TRANSCRIPT_PAGE_MESSAGES = 50
 TRANSCRIPT_PAGE_CHARS = 25_000
 # Audit actions that change nothing the inbox or a transcript shows (reads, sign-ins): the live
 # pages need not redraw for them. Anything else audited (including actions added later) counts.
-QUIET_ACTIONS = ("transcript_viewed", "bookings_viewed", "requests_viewed", "audit_exported", "login",
-                 "login_failed", "logout", "session_expired", "staff_account_created", "staff_password_set",
-                 "staff_unlocked")
+QUIET_ACTIONS = ("transcript_viewed", "bookings_viewed", "care_messages_viewed", "requests_viewed",
+                 "audit_exported", "login", "login_failed", "logout", "session_expired", "staff_account_created",
+                 "staff_password_set", "staff_unlocked")
 
 
 class NoteError(ValueError):
@@ -194,13 +196,31 @@ class NoteItem:
 
 
 @dataclass(frozen=True)
+class CareItem:
+    """One care message of the patient (bot/care): what it is, about which session, what became of it."""
+
+    id: int
+    kind: str
+    appointment_id: int
+    session_starts_at: datetime
+    due_at: datetime
+    sent_at: Optional[datetime]
+    status: str
+    status_at: Optional[datetime]
+    detail: Optional[str]
+    error_code: Optional[str]
+    channel: Optional[str]
+
+
+@dataclass(frozen=True)
 class PatientPanel:
-    """A verified patient beside their conversation: who they are and their sessions."""
+    """A verified patient beside their conversation: who they are, their sessions and care messages."""
 
     patient: PatientView
     upcoming: Tuple[SessionView, ...]
     past: Tuple[SessionView, ...]
     progress: Optional[CourseProgress]
+    care: Tuple[CareItem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -518,9 +538,26 @@ def add_note(session: Session, conversation_id: int, staff_user_id: int, text: s
                     staff_email=email)
 
 
+def care_messages(session: Session, patient_id: int, limit: int = CARE_LIST_LIMIT) -> List[CareItem]:
+    """The patient's care messages due last (at most `limit`), in the order they are due."""
+    rows = session.execute(
+        select(CareMessage, Appointment.starts_at)
+        .join(Appointment, CareMessage.appointment_id == Appointment.id)
+        .where(CareMessage.patient_id == patient_id)
+        .order_by(CareMessage.due_at.desc(), CareMessage.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        CareItem(id=care.id, kind=care.kind, appointment_id=care.appointment_id, session_starts_at=starts_at,
+                 due_at=care.due_at, sent_at=care.sent_at, status=care.status, status_at=care.status_at,
+                 detail=care.detail, error_code=care.error_code, channel=care.channel)
+        for care, starts_at in reversed(rows)
+    ]
+
+
 def patient_panel(session: Session, patient_id: int, now: datetime,
                   limit: int = SESSION_LIST_LIMIT) -> Optional[PatientPanel]:
-    """Who the verified patient is, their upcoming and past sessions and course progress."""
+    """Who the verified patient is, their upcoming and past sessions, course progress and care messages."""
     patient = get_patient(session, patient_id)
     if patient is None:
         return None
@@ -529,6 +566,7 @@ def patient_panel(session: Session, patient_id: int, now: datetime,
         upcoming=tuple(upcoming_sessions(session, patient_id, now, limit=limit)),
         past=tuple(past_sessions(session, patient_id, now, limit=limit)),
         progress=course_progress(session, patient_id, now),
+        care=tuple(care_messages(session, patient_id)),
     )
 
 

@@ -15,7 +15,9 @@ from sqlalchemy.orm import Session
 from bot.clinic import audit
 from bot.clinic.bookings import next_booked_session
 from bot.clinic.escalations import get_or_create_conversation
+from bot.clinic.hours import reply_expectation
 from bot.db.models import REQUEST_KINDS, StaffRequest
+from bot.settings import ClinicProfile
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +33,18 @@ def create_change_request(
     sender_key: str,
     wishes: str,
     now: datetime,
+    appointment_id: Optional[int] = None,
 ) -> StaffRequest:
-    """Record a request for staff; reschedule/cancel get the patient's next booked session attached.
+    """Record a request for staff; reschedule/cancel get `appointment_id` attached, or else the
+    patient's next booked session.
 
     `sender_key` is Rasa's "<channel>:<id>" of the conversation the request came from.
     """
     if kind not in REQUEST_KINDS:
         raise ValueError(f"kind must be one of {REQUEST_KINDS}, not {kind!r}")
-    appointment_id = None
-    if kind in KINDS_ABOUT_NEXT_SESSION and patient_id is not None:
+    if kind not in KINDS_ABOUT_NEXT_SESSION:
+        appointment_id = None
+    elif appointment_id is None and patient_id is not None:
         upcoming = next_booked_session(session, patient_id, now)
         appointment_id = upcoming.appointment_id if upcoming else None
     request = StaffRequest(
@@ -65,6 +70,13 @@ def create_change_request(
     )
     logger.info("staff request %s created (%s)", request.id, kind)
     return request
+
+
+def change_request_passed_on(profile: ClinicProfile, kind: str, now: datetime) -> str:
+    """What the patient is told once a reschedule or cancellation request is recorded for staff."""
+    what = "cancellation" if kind == "cancel" else "request to move your session"
+    return (f"Thanks, I've passed your {what} to the clinic team. Your booking stays as it is until they "
+            f"confirm the change with you. {reply_expectation(profile, now)}")
 
 
 def request_data_deletion(

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.clinic.bookings import CourseProgress, SessionView
 from bot.clinic.inbox import (
     AuditItem,
+    CareItem,
     ConversationView,
     EscalationView,
     InboxItem,
@@ -38,6 +39,13 @@ REQUEST_LABELS = {"reschedule": "Reschedule a session", "cancel": "Cancel a sess
 AUTHOR_LABELS = {"patient": "Patient", "bot": "Assistant", "staff": "Staff", "system": "System"}
 SESSION_STATUS_LABELS = {"booked": "Booked", "completed": "Completed", "cancelled": "Cancelled",
                          "no_show": "Did not attend"}
+CARE_KIND_LABELS = {"preparation": "Preparation", "reminder": "Reminder",
+                    "aftercare_checkin": "Aftercare check-in", "maintenance": "Maintenance"}
+CARE_KINDS_BEFORE_THE_SESSION = ("preparation", "reminder")
+CARE_STATUS_LABELS = {"scheduled": "Scheduled", "sending": "Sending", "sent": "Sent", "delivered": "Delivered",
+                      "read": "Read", "failed": "Failed", "skipped": "Skipped", "cancelled": "Cancelled",
+                      "unknown": "Unknown (may or may not have gone)"}
+CARE_STATUSES_GONE = ("sent", "delivered", "read", "unknown")
 FILTER_LABELS = {"open": "Open (waiting or assigned)", "waiting": "Waiting", "assigned": "Assigned",
                  "resolved": "Resolved", "all": "All"}
 
@@ -246,7 +254,43 @@ def session_row(view: SessionView, tz: ZoneInfo, now: datetime) -> Dict[str, Any
     return {"when": local_time(view.starts_at, tz, now), "relative": when(view.starts_at, tz, now),
             "status_label": SESSION_STATUS_LABELS.get(view.status, view.status), "treatment": view.treatment,
             "number_label": number, "practitioner": view.practitioner or "",
-            "duration_min": view.duration_min}
+            "duration_min": view.duration_min,
+            "confirmed_label": (f"confirmed by the patient {local_time(view.confirmed_at, tz, now)}"
+                                if view.confirmed_at else "")}
+
+
+def care_title(item: CareItem) -> str:
+    """The kind of a care message as staff read it: "Preparation (48 h before)", "Aftercare check-in"."""
+    label = CARE_KIND_LABELS.get(item.kind, item.kind)
+    hours = round((item.session_starts_at - item.due_at).total_seconds() / 3600)
+    if item.kind in CARE_KINDS_BEFORE_THE_SESSION and hours > 0:
+        return f"{label} ({hours} h before)"
+    return label
+
+
+def care_status(item: CareItem) -> str:
+    """What became of it: "Delivered", "Failed (error 30007)", "Skipped (quiet hours)"."""
+    label = CARE_STATUS_LABELS.get(item.status, item.status)
+    why = (item.detail or "").replace("_", " ").strip()
+    if item.status == "failed":
+        reasons = [f"error {item.error_code}" if item.error_code else "", why]
+        shown = "; ".join(reason for reason in reasons if reason)
+        return f"{label} ({shown})" if shown else label
+    if item.status in ("skipped", "cancelled") and why:
+        return f"{label} ({why})"
+    return label
+
+
+def care_row(item: CareItem, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
+    """One care message beside the bookings: kind, when due or sent (clinic time), status."""
+    gone = item.status in CARE_STATUSES_GONE and item.sent_at is not None
+    moment = local_time(item.sent_at if gone else item.due_at, tz, now)
+    status_time = local_time(item.status_at, tz, now) if item.status in ("delivered", "read", "failed") else ""
+    return {"id": item.id, "kind": item.kind, "title": care_title(item), "status": item.status,
+            "status_label": care_status(item), "status_time": status_time,
+            "time_label": f"{'sent' if gone else 'due'} {moment}",
+            "session_label": local_time(item.session_starts_at, tz, now),
+            "channel_label": CHANNEL_LABELS.get(item.channel or "", item.channel or "")}
 
 
 def progress(view: Optional[CourseProgress], tz: ZoneInfo, now: datetime) -> Optional[Dict[str, Any]]:
@@ -259,7 +303,7 @@ def progress(view: Optional[CourseProgress], tz: ZoneInfo, now: datetime) -> Opt
 
 
 def patient_panel(panel: PatientPanel, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
-    """Who the verified patient is and their sessions."""
+    """Who the verified patient is, their sessions and care messages."""
     return {
         "name": panel.patient.full_name,
         "ref": panel.patient.clinic_ref,
@@ -269,6 +313,7 @@ def patient_panel(panel: PatientPanel, tz: ZoneInfo, now: datetime) -> Dict[str,
         "upcoming": [session_row(s, tz, now) for s in panel.upcoming],
         "past": [session_row(s, tz, now) for s in panel.past],
         "progress": progress(panel.progress, tz, now),
+        "care": [care_row(c, tz, now) for c in panel.care],
     }
 
 

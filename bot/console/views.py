@@ -340,6 +340,9 @@ async def conversation_page(request: web.Request) -> web.Response:
             audit.record(db, actor_type="staff", actor_id=staff.id, action="bookings_viewed",
                          subject_type="patient", subject_id=view.patient_id,
                          detail={"conversation_id": conversation_id}, now=now)
+            audit.record(db, actor_type="staff", actor_id=staff.id, action="care_messages_viewed",
+                         subject_type="patient", subject_id=view.patient_id,
+                         detail={"conversation_id": conversation_id, "care_messages": len(panel.care)}, now=now)
     request_rows = [present.request_item(r, tz, now) for r in requests]
     if panel is None:
         for row in request_rows:  # booking details stay hidden until the patient is verified

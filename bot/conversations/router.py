@@ -1,7 +1,8 @@
 """The conversation router: every patient message from every channel passes through `receive()`.
 
     store it -> consent keywords (SMS/WhatsApp) -> limits -> red-flag screen -> staff or bot?
-    -> Rasa engine (or an apology and an escalation when it fails) -> store and deliver the replies
+    -> an answer to a care reminder (SMS/WhatsApp: bot.care.replies) or the Rasa engine
+    (or an apology and an escalation when it fails) -> store and deliver the replies
 
 The router knows who owns a conversation (the bot or staff) and nothing about wire formats:
 each channel registers a `Deliverer` that sends replies in its own medium. Staff act through
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequ
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.care import replies as care_replies
 from bot.channels.keywords import consent_keyword, help_text
 from bot.channels.kinds import ChannelKind
 from bot.channels.messages import Button, ChannelSendError, InboundMessage, OutboundMessage, choose_button
@@ -135,7 +137,7 @@ class Outcome:
 
     conversation: Optional[ConversationRef] = None
     replies: List[OutboundMessage] = field(default_factory=list)
-    handled_by: str = "bot"  # bot | staff | screen | limit | consent | duplicate | error
+    handled_by: str = "bot"  # bot | care | staff | screen | limit | consent | duplicate | error
 
 
 class ConversationRouter:
@@ -267,7 +269,10 @@ class ConversationRouter:
         """Decide the replies to an accepted message, then store and deliver them."""
         ref, inbound, text = accepted.conversation, accepted.inbound, accepted.text
         outcome = Outcome(conversation=ref)
-        keyword = consent_keyword(text) if self.kind_of(inbound.channel).phone_numbers else None
+        # A pressed reminder button ("Cancel") arrives as its title: it answers the reminder, it is no STOP.
+        pressed_care_option = inbound.reply_to_payload in care_replies.CHOICE_OF_PAYLOAD
+        keyword = (consent_keyword(text) if self.kind_of(inbound.channel).phone_numbers and not pressed_care_option
+                   else None)
         if keyword and (keyword != "start" or accepted.opted_out):
             return await self._consent(ref, inbound, keyword, outcome)
         if accepted.opted_out:
@@ -321,7 +326,23 @@ class ConversationRouter:
         if flagged is not None and flagged.kind == "after_effect":
             outcome.handled_by = "screen"
             return [self.replies.after_effect(flagged)]
+        answered = self._care_reply(ref, inbound, text, offered)
+        if answered is not None:
+            outcome.handled_by = "care"
+            return [answered]
         return await self._ask_engine(ref, self.engine_text(inbound, text, offered), outcome, inbound.client)
+
+    def _care_reply(self, ref: ConversationRef, inbound: InboundMessage, text: str,
+                    offered: Sequence[Button]) -> Optional[OutboundMessage]:
+        """On SMS and WhatsApp, the answer to a reply to the reminder in context ("1" confirms, "2"
+        and "3" ask staff to move or cancel that session: bot.care.replies); None for anything else."""
+        if not self.kind_of(ref.channel).phone_numbers:
+            return None
+        with self.sessions.begin() as session:
+            return care_replies.answer_reply(session, conversation_id=ref.id, channel=ref.channel,
+                                             phone_e164=ref.external_id, text=text,
+                                             pressed_payload=inbound.reply_to_payload, offered=offered,
+                                             profile=self.settings.clinic, now=self.clock())
 
     def _screen(self, text: str) -> Optional[ScreenResult]:
         """The red-flag screen's result for `text` (None when there is no screen or no text)."""

@@ -284,3 +284,24 @@ def test_patient_panel(session_factory, rows):
     assert panel.patient.full_name == "Alex Morgan"
     assert [s.status for s in panel.upcoming] == ["booked"] and [s.status for s in panel.past] == ["completed"]
     assert (panel.progress.completed, panel.progress.planned, panel.progress.remaining) == (1, 6, 5)
+
+
+def test_care_messages_are_the_patients_latest_in_the_order_they_are_due(session_factory, rows):
+    with session_factory.begin() as session:
+        patient_id = rows.patient(session=session)
+        other_id = rows.patient("MC-5000", "Sam Other", "+447700900456", session=session)
+        course_id = rows.course(patient_id, session=session)
+        sessions = [rows.appointment(course_id, NOW + timedelta(days=7 * week), session=session) for week in range(4)]
+        for week, appointment_id in enumerate(sessions):
+            for hours, kind in ((48, "preparation"), (24, "reminder"), (-20, "aftercare_checkin")):
+                rows.care_message(appointment_id, patient_id, kind, status="scheduled",
+                                  due_at=NOW + timedelta(days=7 * week, hours=-hours), session=session)
+        others = rows.appointment(rows.course(other_id, session=session), NOW, session=session)
+        rows.care_message(others, other_id, "reminder", session=session)
+    with session_factory() as session:
+        shown = inbox.care_messages(session, patient_id, limit=4)
+        assert inbox.care_messages(session, other_id)[0].appointment_id == others
+    assert [(item.appointment_id, item.kind) for item in shown] == [
+        (sessions[2], "aftercare_checkin"), (sessions[3], "preparation"), (sessions[3], "reminder"),
+        (sessions[3], "aftercare_checkin")]
+    assert shown[0].session_starts_at == NOW + timedelta(days=14)

@@ -1,6 +1,8 @@
 """Staff requests (reschedule, cancel, erase data) and the audit log."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from clinic_testing import frozen_now, london
 from sqlalchemy import select
@@ -8,6 +10,7 @@ from sqlalchemy import select
 from bot.clinic import audit
 from bot.clinic.requests import create_change_request, mark_request_done
 from bot.db.models import AuditLog, Conversation, StaffRequest, StaffUser
+from tests.support.clock import START
 
 
 def open_requests(session):
@@ -108,3 +111,17 @@ def test_audit_record(session_factory) -> None:
         assert (entry.at, entry.actor_type, entry.actor_id, entry.action, entry.detail) == (
             now, "system", None, "purge_run", {"deleted": 3},
         )
+
+
+def test_a_change_request_can_name_its_session(session_factory, rows):
+    """A reply to a reminder is about that reminder's session, not necessarily the next one."""
+    patient_id = rows.patient()
+    course_id = rows.course(patient_id)
+    rows.appointment(course_id, START + timedelta(days=1))
+    later = rows.appointment(course_id, START + timedelta(days=8))
+    with session_factory.begin() as session:
+        named = create_change_request(session, kind="cancel", patient_id=patient_id, sender_key="sms:+447700900123",
+                                      wishes="", now=START, appointment_id=later)
+        erase = create_change_request(session, kind="delete_data", patient_id=patient_id,
+                                      sender_key="sms:+447700900123", wishes="", now=START, appointment_id=later)
+        assert (named.appointment_id, erase.appointment_id) == (later, None)

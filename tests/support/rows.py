@@ -108,14 +108,21 @@ class Rows:
             ), active)
 
     def care_message(self, appointment_id: int, patient_id: int, kind: str = "reminder", *,
-                     status: str = "scheduled", due_at: datetime = START, provider: Optional[str] = None,
-                     provider_message_id: Optional[str] = None, channel: Optional[str] = None,
-                     session=None) -> int:
-        """A care message of the appointment (sent through `provider` when it has a provider message id)."""
+                     status: str = "sent", due_at: datetime = START, sent_at: Optional[datetime] = None,
+                     message_id: Optional[int] = None, channel: Optional[str] = "sms",
+                     provider: Optional[str] = None, provider_message_id: Optional[str] = None,
+                     detail: Optional[str] = None, error_code: Optional[str] = None,
+                     status_at: Optional[datetime] = None, session=None) -> int:
+        """A care message about the appointment (sent at `due_at` unless said otherwise, when its
+        status says it went), pointing at its stored copy `message_id` if given; its provider is the
+        channel's usual one unless given."""
+        went = status in ("sent", "delivered", "read", "unknown")
         return self._add(CareMessage(
             appointment_id=appointment_id, patient_id=patient_id, kind=kind, due_at=due_at, status=status,
-            provider=provider, provider_message_id=provider_message_id, channel=channel,
-            sent_at=START if provider_message_id else None,
+            sent_at=sent_at or (due_at if went else None), message_id=message_id, channel=channel,
+            provider=provider or ("twilio" if channel == "sms" else "meta" if channel == "whatsapp" else None),
+            provider_message_id=provider_message_id,
+            detail=detail, error_code=error_code, status_at=status_at, created_at=START,
         ), session)
 
     def staff_user(self, email: str = "jo@clinic.example", role: str = "staff", *, session=None) -> int:
