@@ -1,4 +1,8 @@
-"""Session start: a new conversation session starts unverified, unless the channel vouches for the phone."""
+"""Session start: a new conversation session starts unverified, unless the channel vouches for the phone.
+
+It also sets the hours the general answers state ("{wash_hours} hours" in domain.yml) from the clinic
+profile, so they always agree with the personal answers and the care messages.
+"""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Text
@@ -9,12 +13,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import services
+from bot.clinic.aftercare import general_answer_hours
 from bot.clinic.bookings import find_patient_by_phone
 from bot.clinic.identity import verified_channel_phone
 
 
 class ActionSessionStart(Action):
-    """Start the session; an SMS/WhatsApp sender whose signed phone matches a patient is verified."""
+    """Start the session with the profile's hours; a sender whose signed phone matches a patient is verified."""
 
     def name(self) -> Text:
         return "action_session_start"
@@ -23,6 +28,8 @@ class ActionSessionStart(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
         events: List[Dict[Text, Any]] = [SessionStarted()]
+        hours = general_answer_hours(services().settings.clinic)
+        events += [SlotSet(name, value) for name, value in hours.items()]
         metadata = tracker.get_slot("session_started_metadata")
         phone = verified_channel_phone(services().settings.identity_signing_key, tracker.sender_id, metadata)
         if phone:

@@ -56,6 +56,13 @@ class OpeningHours:
         return cls(days=days)
 
 
+# Hours the clinic profile must state: personal answers, general answers and care messages use them.
+REQUIRED_HOURS = {
+    "aftercare_hours": ("washing", "exercise", "sun", "styling"),
+    "preparation_hours": ("blood_thinning",),
+}
+
+
 @dataclass(frozen=True)
 class ClinicProfile:
     """What the assistant says about the clinic itself."""
@@ -85,6 +92,10 @@ class ClinicProfile:
             timezone = ZoneInfo(tz_name)
         except Exception as error:  # zoneinfo raises several kinds for a bad key
             raise SettingsError(f"CLINIC_TZ: unknown timezone {tz_name!r}") from error
+        for table, keys in REQUIRED_HOURS.items():
+            missing = [key for key in keys if key not in (raw.get(table) or {})]
+            if missing:
+                raise SettingsError(f"clinic profile {path}: {table} needs hours for {', '.join(missing)}")
         return cls(
             name=environ.get("CLINIC_NAME") or raw.get("name", "The clinic"),
             timezone=timezone,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 from bot.clinic.bookings import SessionView
 from bot.clinic.timefmt import describe_moment, describe_when
@@ -69,6 +69,25 @@ def _window_hours(mapping: Mapping[str, int], key: str) -> int:
         return int(mapping[key])
     except KeyError as error:
         raise ValueError(f"the clinic profile has no hours for {key!r}") from error
+
+
+# The general answers in domain.yml state these hours as slots ("{wash_hours} hours"), which the
+# session-start action sets from the profile: one source for general and personal answers alike.
+GENERAL_ANSWER_HOURS = {
+    "wash_hours": ("aftercare_hours", "washing"),
+    "exercise_hours": ("aftercare_hours", "exercise"),
+    "sun_hours": ("aftercare_hours", "sun"),
+    "styling_hours": ("aftercare_hours", "styling"),
+    "blood_thinning_hours": ("preparation_hours", "blood_thinning"),
+}
+
+
+def general_answer_hours(profile: ClinicProfile) -> Dict[str, str]:
+    """Slot name -> the profile's hours as text ("48"), for the general answers' placeholders."""
+    return {
+        slot: str(_window_hours(getattr(profile, table), key))
+        for slot, (table, key) in GENERAL_ANSWER_HOURS.items()
+    }
 
 
 def aftercare_answer(topic: str, last_session: SessionView, now: datetime, profile: ClinicProfile) -> str:

@@ -104,6 +104,11 @@ def source_key_for(clinic_ref: str, starts_at: datetime) -> str:
     return f"{clinic_ref}|{starts_at.astimezone(timezone.utc).isoformat()}"
 
 
+def booking_source_key_for(clinic_ref: str, booking_id: str) -> str:
+    """The import identity of an appointment the clinic's system numbers: "MC-4827|B-10233"."""
+    return f"{clinic_ref}|{booking_id}"
+
+
 def patient_view(patient: Patient) -> PatientView:
     """A frozen view of a Patient row."""
     parts = patient.full_name.split()

@@ -3,7 +3,9 @@
 Sessions are placed relative to `now` in the clinic's local time, so the demo always has a
 session "yesterday at 10:00" (aftercare questions) and one "in 3 days at 14:00" (preparation).
 The phone numbers are from Ofcom's range reserved for drama (07700 900xxx); nobody owns them.
-Seeding happens only into a database with no patients at all.
+Both demo patients agreed to care messages (source "demo data"); Alex prefers SMS, Sam WhatsApp,
+so each proactive channel has someone to write to. Seeding happens only into a database with no
+patients at all.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from bot.db.models import Appointment, Patient, TreatmentCourse
 logger = logging.getLogger(__name__)
 
 TREATMENT = "Hair mesotherapy"
+CONSENT_SOURCE = "demo data"
 PRACTITIONER = "Dr Priya Shah"
 DURATION_MIN = 45
 
@@ -48,6 +51,7 @@ class DemoPatient:
     treatment: str
     planned_sessions: int
     sessions: Tuple[DemoSession, ...]
+    preferred_channel: str
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class DemoInfo:
         for patient in self.patients:
             lines.append(
                 f"{patient.clinic_ref}  {patient.full_name}  born {patient.date_of_birth.isoformat()}  "
-                f"phone {patient.phone_e164}  "
+                f"phone {patient.phone_e164} (prefers {patient.preferred_channel})  "
                 f"{patient.treatment}, {patient.planned_sessions} sessions planned"
             )
             for item in patient.sessions:
@@ -93,6 +97,7 @@ def demo_patients(now: datetime, tz: ZoneInfo) -> Tuple[DemoPatient, ...]:
             at(-15, 10, "completed"), at(-8, 10, "completed"), at(-1, 10, "completed"),
             at(3, 14, "booked"), at(10, 14, "booked"), at(17, 14, "booked"),
         ),
+        preferred_channel="sms",
     )
     sam = DemoPatient(
         clinic_ref="MC-7315",
@@ -102,6 +107,7 @@ def demo_patients(now: datetime, tz: ZoneInfo) -> Tuple[DemoPatient, ...]:
         treatment=TREATMENT,
         planned_sessions=6,
         sessions=(at(5, 11, "booked"),),
+        preferred_channel="whatsapp",
     )
     return (alex, sam)
 
@@ -116,7 +122,9 @@ def seed_demo_clinic(session_factory: sessionmaker, now: datetime, tz: ZoneInfo)
         for demo in patients:
             patient = Patient(
                 clinic_ref=demo.clinic_ref, full_name=demo.full_name, phone_e164=demo.phone_e164,
-                date_of_birth=demo.date_of_birth, created_at=now, updated_at=now,
+                date_of_birth=demo.date_of_birth, preferred_channel=demo.preferred_channel,
+                care_consent=True, care_consent_source=CONSENT_SOURCE, care_consent_at=now,
+                created_at=now, updated_at=now,
             )
             course = TreatmentCourse(patient=patient, treatment=demo.treatment,
                                      planned_sessions=demo.planned_sessions)

@@ -6,6 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import ClinicServices, services, use_services
 from actions.session import ActionSessionStart
+from bot.clinic.aftercare import GENERAL_ANSWER_HOURS
 from bot.clinic.identity import channel_identity_metadata
 
 KEY = "test-signing-key"
@@ -21,7 +22,8 @@ async def start(metadata, sender=SENDER, key=KEY):
     current = services()
     use_services(ClinicServices(replace(current.settings, identity_signing_key=key), current.session_factory))
     events = await ActionSessionStart().run(CollectingDispatcher(), session_tracker(metadata, sender), {})
-    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}, [e["event"] for e in events]
+    identity = {e["name"]: e["value"] for e in events if e["event"] == "slot" and e["name"] not in GENERAL_ANSWER_HOURS}
+    return identity, [e["event"] for e in events]
 
 
 async def test_signed_phone_of_a_patient_verifies_the_session(clinic):

@@ -4,10 +4,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from clinic_testing import frozen_now, london, utc
+from clinic_testing import DATA, frozen_now, london, utc
 
-from bot.clinic.aftercare import CLINICIAN_LINE, aftercare_answer, classify_substance, preparation_answer
+from bot.clinic.aftercare import (
+    CLINICIAN_LINE,
+    aftercare_answer,
+    classify_substance,
+    general_answer_hours,
+    preparation_answer,
+)
 from bot.clinic.bookings import SessionView
+from bot.settings import ClinicProfile, SettingsError
 
 END = "\n" + CLINICIAN_LINE
 
@@ -216,3 +223,18 @@ def test_answers_stay_short(clinic_profile, substance) -> None:
 )
 def test_classify_substance(substance, kind) -> None:
     assert classify_substance(substance) == kind
+
+
+def test_general_answers_take_their_hours_from_the_profile(clinic_profile) -> None:
+    assert general_answer_hours(clinic_profile) == {
+        "wash_hours": "48", "exercise_hours": "48", "sun_hours": "48", "styling_hours": "72",
+        "blood_thinning_hours": "48",
+    }
+
+
+def test_a_profile_without_all_the_hours_is_refused(tmp_path) -> None:
+    text = (DATA / "clinic_profile.yml").read_text(encoding="utf-8")
+    assert "  sun: 48\n" in text
+    (tmp_path / "clinic.yml").write_text(text.replace("  sun: 48\n", ""), encoding="utf-8")
+    with pytest.raises(SettingsError, match="aftercare_hours needs hours for sun"):
+        ClinicProfile.load(tmp_path / "clinic.yml", {})

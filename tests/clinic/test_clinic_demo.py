@@ -95,7 +95,23 @@ def test_demo_description(session_factory) -> None:
     now = frozen_now("2026-11-18 12:00")
     lines = seed_demo_clinic(session_factory, now, LONDON).describe(now, LONDON)
     assert lines[0] == (
-        "MC-4827  Alex Morgan  born 1988-04-12  phone +447700900123  Hair mesotherapy, 8 sessions planned"
+        "MC-4827  Alex Morgan  born 1988-04-12  phone +447700900123 (prefers sms)  "
+        "Hair mesotherapy, 8 sessions planned"
     )
+    assert lines[-2].startswith("MC-7315  Sam Rivera  born 1979-11-02  phone +447700900456 (prefers whatsapp)")
     assert "    completed yesterday at 10:00" in lines
     assert "    booked    on Saturday at 14:00" in lines
+
+
+def test_demo_patients_agreed_to_care_messages_one_by_sms_one_by_whatsapp(any_session_factory) -> None:
+    now = frozen_now("2026-11-18 12:00")
+    seed_demo_clinic(any_session_factory, now, LONDON)
+    with any_session_factory.begin() as session:
+        rows = session.execute(select(
+            Patient.clinic_ref, Patient.preferred_channel, Patient.care_consent, Patient.care_consent_source,
+            Patient.care_consent_at,
+        ).order_by(Patient.clinic_ref)).all()
+    assert [tuple(row) for row in rows] == [
+        ("MC-4827", "sms", True, "demo data", now),
+        ("MC-7315", "whatsapp", True, "demo data", now),
+    ]

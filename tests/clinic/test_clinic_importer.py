@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from bot.clinic.bookings import course_progress, find_patient_by_ref, next_booked_session
 from bot.clinic.importer import BookingImportError, ImportReport, import_bookings
 from bot.clinic.timefmt import describe_when
-from bot.db.models import Appointment, Patient, TreatmentCourse
+from bot.db.models import Appointment, AuditLog, Patient, TreatmentCourse
 
 HEADER = "patient_ref,full_name,phone,date_of_birth,email,treatment,course_sessions,session_start,duration_min,status"
 GOOD_ROW = "MC-5001,Good Row,07700 900051,1980-05-05,,Hair mesotherapy,6,2026-11-20T10:00:00+00:00,45,booked"
@@ -201,7 +201,8 @@ def test_patients_can_swap_phone_numbers(session_factory, tmp_path: Path) -> Non
     [
         (HEADER.replace(",status", ""), "line 1: missing column(s): status"),
         (HEADER.replace("phone", "mobile"), "line 1: missing column(s): phone"),
-        (HEADER + ",notes", "line 1: unknown column(s): notes (expected " + HEADER + ", optionally practitioner)"),
+        (HEADER + ",notes", "line 1: unknown column(s): notes (expected " + HEADER + ", optionally practitioner, "
+         "booking_id, care_consent, care_consent_source, care_consent_at)"),
         (HEADER + ",status", "line 1: repeated column(s): status"),
     ],
 )
@@ -302,3 +303,209 @@ def test_copying_a_file_elsewhere_keeps_identity(session_factory, tmp_path: Path
     copy = shutil.copy(DATA / "bookings_good.csv", tmp_path / "export-2.csv")
     import_bookings(session_factory, DATA / "bookings_good.csv", "GB")
     assert import_bookings(session_factory, copy, "GB").unchanged == 7
+
+
+# ---------------------------------------------------------------- care consent and booking ids
+
+IDS_HEADER = HEADER + ",booking_id,care_consent,care_consent_source,care_consent_at"
+IMPORTED_AT = utc(2026, 11, 18, 12)
+
+
+def consent_of(factory, ref: str) -> tuple:
+    """(care_consent, care_consent_source, care_consent_at) stored for a patient."""
+    with factory.begin() as session:
+        patient = session.execute(select(Patient).where(Patient.clinic_ref == ref)).scalar_one()
+        return patient.care_consent, patient.care_consent_source, patient.care_consent_at
+
+
+def consent_audits(factory) -> list:
+    """(subject_id, detail) of every care_consent_changed audit entry, oldest first."""
+    with factory.begin() as session:
+        query = select(AuditLog).where(AuditLog.action == "care_consent_changed").order_by(AuditLog.id)
+        return [(entry.actor_type, entry.subject_type, entry.subject_id, entry.detail)
+                for entry in session.execute(query).scalars()]
+
+
+def appointments_by_key(factory) -> dict:
+    """source_key -> (id, starts_at, status) of every appointment."""
+    with factory.begin() as session:
+        rows = session.execute(select(Appointment.source_key, Appointment.id, Appointment.starts_at,
+                                      Appointment.status)).all()
+    return {key: (id_, starts_at, status) for key, id_, starts_at, status in rows}
+
+
+def test_consent_columns_are_stored_and_audited(any_session_factory) -> None:
+    report = import_bookings(any_session_factory, DATA / "bookings_with_ids.csv", "GB", now=IMPORTED_AT)
+    assert (report.patients_created, report.appointments_created) == (3, 4)
+    assert consent_of(any_session_factory, "MC-2101") == (True, "consent form", utc(2026, 10, 20, 8, 15))
+    assert consent_of(any_session_factory, "MC-2102") == (False, "booking import", IMPORTED_AT)
+    assert consent_of(any_session_factory, "MC-2103") == (None, None, None)  # never asked
+    with any_session_factory.begin() as session:
+        ids = dict(session.execute(select(Patient.clinic_ref, Patient.id)).all())
+    assert consent_audits(any_session_factory) == [
+        ("system", "patient", str(ids["MC-2101"]),
+         {"consent": True, "previous": None, "source": "consent form", "at": "2026-10-20T08:15:00+00:00"}),
+        ("system", "patient", str(ids["MC-2102"]),
+         {"consent": False, "previous": None, "source": "booking import", "at": "2026-11-18T12:00:00+00:00"}),
+    ]
+    assert "900101" not in str(consent_audits(any_session_factory))
+
+
+def test_same_consent_file_again_changes_nothing(any_session_factory) -> None:
+    import_bookings(any_session_factory, DATA / "bookings_with_ids.csv", "GB", now=IMPORTED_AT)
+    before = dump(any_session_factory)
+    report = import_bookings(any_session_factory, DATA / "bookings_with_ids.csv", "GB",
+                             now=IMPORTED_AT + timedelta(days=1))
+    assert (report.unchanged, report.patients_updated, report.appointments_updated) == (4, 0, 0)
+    assert dump(any_session_factory) == before
+    assert len(consent_audits(any_session_factory)) == 2
+
+
+def test_empty_consent_keeps_what_is_stored_and_a_change_is_recorded(session_factory, tmp_path: Path) -> None:
+    import_bookings(session_factory, DATA / "bookings_with_ids.csv", "GB", now=IMPORTED_AT)
+    later = IMPORTED_AT + timedelta(days=2)
+    rows = [
+        "MC-2101,Jamie Fox,07700 900101,1985-03-04,,Hair mesotherapy,6,2026-11-23T14:00:00+00:00,45,booked,B-1002,,,",
+        "MC-2102,Alexis Kim,07700 900102,1991-07-08,,Hair mesotherapy,6,2026-11-24T11:00:00+00:00,45,booked,B-1003,1,,",
+        "MC-2103,Noor Haddad,07700 900103,1979-01-30,,Hair mesotherapy,6,2026-11-25T11:00:00+00:00,45,booked,B-1004,"
+        "No,Phone call,2026-11-19T16:00:00Z",
+    ]
+    report = import_bookings(session_factory, write_csv(tmp_path / "c.csv", IDS_HEADER, *rows), "GB", now=later)
+    assert (report.patients_updated, report.unchanged) == (2, 1)
+    assert consent_of(session_factory, "MC-2101") == (True, "consent form", utc(2026, 10, 20, 8, 15))
+    assert consent_of(session_factory, "MC-2102") == (True, "booking import", later)
+    assert consent_of(session_factory, "MC-2103") == (False, "Phone call", utc(2026, 11, 19, 16))
+    assert [detail["previous"] for _, _, _, detail in consent_audits(session_factory)[2:]] == [False, None]
+
+    # A file without the consent columns (as before) leaves every consent alone.
+    import_bookings(session_factory, DATA / "bookings_good.csv", "GB")
+    assert consent_of(session_factory, "MC-2102") == (True, "booking import", later)
+    assert len(consent_audits(session_factory)) == 4
+
+
+def test_new_source_or_time_for_the_same_consent_is_recorded(session_factory, tmp_path: Path) -> None:
+    import_bookings(session_factory, DATA / "bookings_with_ids.csv", "GB", now=IMPORTED_AT)
+    row = ("MC-2102,Alexis Kim,07700 900102,1991-07-08,,Hair mesotherapy,6,2026-11-24T11:00:00+00:00,45,booked,"
+           "B-1003,no,consent form,2026-11-17T10:00:00+00:00")
+    report = import_bookings(session_factory, write_csv(tmp_path / "c.csv", IDS_HEADER, row), "GB", now=IMPORTED_AT)
+    assert report.patients_updated == 1
+    assert consent_of(session_factory, "MC-2102") == (False, "consent form", utc(2026, 11, 17, 10))
+    assert consent_audits(session_factory)[-1][3] == {
+        "consent": False, "previous": False, "source": "consent form", "at": "2026-11-17T10:00:00+00:00",
+    }
+
+
+ID_ROW = "MC-5001,Good Row,07700 900051,1980-05-05,,Hair mesotherapy,6,2026-11-20T10:00:00+00:00,45,booked,B-1"
+
+
+@pytest.mark.parametrize(
+    "bad_row, message",
+    [
+        (ID_ROW + ",maybe,,", "line 2: care_consent must be yes, no, true, false, 1 or 0, got 'maybe'"),
+        (ID_ROW + ",yes," + "x" * 65 + ",", "line 2: care_consent_source is longer than 64 characters"),
+        (ID_ROW + ",yes,,2026-11-01T10:00:00",
+         "line 2: care_consent_at '2026-11-01T10:00:00' has no UTC offset (write it like 2026-11-20T10:00:00+00:00)"),
+        (ID_ROW + ",yes,,yesterday", "line 2: care_consent_at is not an ISO 8601 date and time: 'yesterday'"),
+        (ID_ROW + ",yes,,2026-11-19T10:00:00+00:00", "line 2: care_consent_at is in the future"),
+        (ID_ROW + ",,consent form,", "line 2: care_consent_source is given without a care_consent value"),
+        (ID_ROW + ",,,2026-11-01T10:00:00+00:00", "line 2: care_consent_at is given without a care_consent value"),
+        (ID_ROW.replace("B-1", "B-" + "9" * 64) + ",yes,,", "line 2: booking_id is longer than 64 characters"),
+    ],
+)
+def test_each_kind_of_broken_consent_or_booking_id(session_factory, tmp_path: Path, bad_row: str, message: str) -> None:
+    path = write_csv(tmp_path / "b.csv", IDS_HEADER, bad_row)
+    with pytest.raises(BookingImportError) as raised:
+        import_bookings(session_factory, path, "GB", now=IMPORTED_AT)
+    assert raised.value.errors == [message]
+    assert count(session_factory, Patient) == 0
+
+
+@pytest.mark.parametrize(
+    "first, second, message",
+    [
+        (",yes,,", ",no,,", "line 3: care_consent differs from line 2 for the same patient_ref"),
+        (",yes,form A,", ",yes,form B,", "line 3: care_consent_source differs from line 2 for the same patient_ref"),
+        (",yes,,2026-11-01T10:00:00Z", ",yes,,2026-11-02T10:00:00Z",
+         "line 3: care_consent_at differs from line 2 for the same patient_ref"),
+    ],
+)
+def test_a_patients_consent_must_agree_across_rows(
+    session_factory, tmp_path: Path, first: str, second: str, message: str
+) -> None:
+    other = ID_ROW.replace("B-1", "B-2").replace("2026-11-20", "2026-11-27")
+    path = write_csv(tmp_path / "b.csv", IDS_HEADER, ID_ROW + first, other + second)
+    with pytest.raises(BookingImportError) as raised:
+        import_bookings(session_factory, path, "GB", now=IMPORTED_AT)
+    assert raised.value.errors == [message]
+
+
+def test_consent_on_one_row_and_empty_on_the_others(session_factory, tmp_path: Path) -> None:
+    other = ID_ROW.replace("B-1", "B-2").replace("2026-11-20", "2026-11-27")
+    path = write_csv(tmp_path / "c.csv", IDS_HEADER, ID_ROW + ",,,", other + ",true,consent form,")
+    import_bookings(session_factory, path, "GB", now=IMPORTED_AT)
+    assert consent_of(session_factory, "MC-5001") == (True, "consent form", IMPORTED_AT)
+
+
+def test_moved_session_with_a_booking_id_moves_in_place(any_session_factory, tmp_path: Path) -> None:
+    import_bookings(any_session_factory, DATA / "bookings_with_ids.csv", "GB", now=IMPORTED_AT)
+    before = appointments_by_key(any_session_factory)
+    moved = (DATA / "bookings_with_ids.csv").read_text(encoding="utf-8").replace(
+        "2026-11-23T14:00:00+00:00,45,booked,B-1002", "2026-11-26T16:30:00+00:00,45,booked,B-1002")
+    report = import_bookings(any_session_factory, write_csv(tmp_path / "m.csv", moved.strip()), "GB",
+                             now=IMPORTED_AT)
+    assert (report.appointments_created, report.appointments_updated, report.unchanged) == (0, 1, 3)
+    after = appointments_by_key(any_session_factory)
+    assert sorted(after) == sorted(before) == ["MC-2101|B-1001", "MC-2101|B-1002", "MC-2102|B-1003", "MC-2103|B-1004"]
+    assert after["MC-2101|B-1002"] == (before["MC-2101|B-1002"][0], utc(2026, 11, 26, 16, 30), "booked")
+
+
+def test_same_booking_id_twice_for_a_patient(session_factory, tmp_path: Path) -> None:
+    other = ID_ROW.replace("2026-11-20", "2026-11-27")
+    path = write_csv(tmp_path / "b.csv", IDS_HEADER, ID_ROW + ",,,", other + ",,,")
+    with pytest.raises(BookingImportError) as raised:
+        import_bookings(session_factory, path, "GB", now=IMPORTED_AT)
+    assert raised.value.errors == ["line 3: same patient_ref and booking_id as line 2"]
+
+
+def test_cancelled_and_rebooked_at_the_same_time_are_two_bookings(session_factory, tmp_path: Path) -> None:
+    cancelled = ID_ROW.replace(",booked,", ",cancelled,")
+    rebooked = ID_ROW.replace("B-1", "B-2")
+    report = import_bookings(session_factory, write_csv(tmp_path / "r.csv", IDS_HEADER, cancelled + ",,,",
+                                                        rebooked + ",,,"), "GB", now=IMPORTED_AT)
+    assert report.appointments_created == 2
+    assert {key: status for key, (_, _, status) in appointments_by_key(session_factory).items()} == {
+        "MC-5001|B-1": "cancelled", "MC-5001|B-2": "booked",
+    }
+
+
+def test_first_file_with_booking_ids_takes_over_the_appointments_imported_without(
+    any_session_factory, tmp_path: Path
+) -> None:
+    import_bookings(any_session_factory, DATA / "bookings_good.csv", "GB")
+    before = appointments_by_key(any_session_factory)
+    lines = (DATA / "bookings_good.csv").read_text(encoding="utf-8").splitlines()
+    with_ids = [lines[0] + ",booking_id"] + [f"{line},B-{n}" for n, line in enumerate(lines[1:], start=1)]
+    report = import_bookings(any_session_factory, write_csv(tmp_path / "ids.csv", *with_ids), "GB")
+    assert (report.appointments_created, report.appointments_updated) == (0, 7)
+    after = appointments_by_key(any_session_factory)
+    assert after["MC-2001|B-4"] == before["MC-2001|2026-11-23T14:00:00+00:00"]
+    assert after["MC-2002|B-5"] == before["MC-2002|2026-11-20T09:30:00+00:00"]
+    assert len(after) == 7
+
+    # From then on a moved session moves in place.
+    with_ids[4] = with_ids[4].replace("2026-11-23T14:00:00+00:00", "2026-11-24T15:00:00+00:00")
+    import_bookings(any_session_factory, write_csv(tmp_path / "moved.csv", *with_ids), "GB")
+    assert appointments_by_key(any_session_factory)["MC-2001|B-4"][:2] == (
+        before["MC-2001|2026-11-23T14:00:00+00:00"][0], utc(2026, 11, 24, 15),
+    )
+    assert count(any_session_factory, Appointment) == 7
+
+
+def test_appointments_the_file_no_longer_lists_are_left_alone(session_factory, tmp_path: Path) -> None:
+    import_bookings(session_factory, DATA / "bookings_with_ids.csv", "GB", now=IMPORTED_AT)
+    before = appointments_by_key(session_factory)
+    lines = (DATA / "bookings_with_ids.csv").read_text(encoding="utf-8").splitlines()
+    report = import_bookings(session_factory, write_csv(tmp_path / "part.csv", lines[0], lines[2]), "GB",
+                             now=IMPORTED_AT)
+    assert report.unchanged == 1
+    assert appointments_by_key(session_factory) == before

@@ -16,7 +16,9 @@ import socketio
 import yaml
 from sqlalchemy import select, text
 
+from bot.clinic.aftercare import general_answer_hours
 from bot.db.models import Conversation, Escalation, InboundReceipt, Message
+from bot.settings import ClinicProfile
 from tests.support import signers
 from tests.support.processes import ROOT
 
@@ -302,9 +304,10 @@ def tracker_user_texts(sessions, sender_key: str) -> List[str]:
 
 @functools.lru_cache(maxsize=None)
 def faq_answer(topic: str) -> str:
-    """The answer to an FAQ topic, as written in domain.yml (`utter_faq/<topic>`)."""
+    """The answer to an FAQ topic as sent: domain.yml's `utter_faq/<topic>` with clinic.yml's hours filled in."""
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    return domain["responses"][f"utter_faq/{topic}"][0]["text"]
+    hours = general_answer_hours(ClinicProfile.load(ROOT / "clinic.yml", {}))
+    return domain["responses"][f"utter_faq/{topic}"][0]["text"].format_map(hours)
 
 
 def replies_to(sessions, conversation: int, question: str) -> List[str]:

@@ -39,8 +39,8 @@ def make_clinic(**overrides) -> ClinicProfile:
         currency="GBP",
         opening_hours=OpeningHours(days={0: (time(9), time(18))}),
         prices={},
-        aftercare_hours={"washing": 48},
-        preparation_hours={},
+        aftercare_hours={"washing": 48, "exercise": 48, "sun": 48, "styling": 72},
+        preparation_hours={"blood_thinning": 48},
     )
     fields.update(overrides)
     return ClinicProfile(**fields)

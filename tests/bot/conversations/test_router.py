@@ -13,6 +13,7 @@ from bot.channels.messages import InboundMessage
 from bot.channels.twilio import SMS
 from bot.channels.whatsapp import WHATSAPP
 from bot.clinic.identity import verified_channel_phone
+from bot.conversations import store
 from bot.conversations.router import ConversationRouter, RouterLimits, StaffActionError
 from bot.db.models import AuditLog, ConsentRecord, Conversation, Escalation, Message
 from bot.engine.errors import EngineFailure, EngineNotReady
@@ -330,6 +331,24 @@ async def test_stop_records_consent_and_nothing_more_is_sent(router, engine, del
     assert "again" in deliverers["sms"].texts()[-1]
     await router.receive(message("yes", channel="sms", sender=PHONE, message_id="S5"))
     assert engine.calls[-1][1] == "yes"  # once opted in, "yes" is an ordinary answer
+
+
+async def test_sms_stop_is_what_care_messages_ask_about_and_start_clears_it(router, session_factory):
+    """The care sender asks `store.is_opted_out` before writing first: STOP on SMS sets it for SMS only."""
+    def opted_out(channel: str) -> bool:
+        with session_factory() as session:
+            return store.is_opted_out(session, PHONE, channel)
+
+    await router.receive(message("hello", channel="sms", sender=PHONE, message_id="C1"))
+    assert not opted_out("sms")
+    await router.receive(message("STOP", channel="sms", sender=PHONE, message_id="C2"))
+    assert opted_out("sms") and not opted_out("whatsapp")
+    await router.receive(message("START", channel="sms", sender=PHONE, message_id="C3"))
+    assert not opted_out("sms")
+    with session_factory() as session:
+        actions = session.execute(select(AuditLog.action).where(AuditLog.subject_type == "consent")
+                                  .order_by(AuditLog.id)).scalars().all()
+    assert actions == ["opted_out", "opted_in"]
 
 
 async def test_whatsapp_stop_is_confirmed_once_and_help_says_who_we_are(router, deliverers):
