@@ -96,8 +96,9 @@ def queue_fallback(session: Session, message_id: int, now: datetime) -> bool:
     return created
 
 
-def flag_message(session: Session, message_id: int, staff_user_id: int, now: datetime) -> bool:
-    """A staff member flags a patient message for teaching (audited); True if it was not queued already."""
+def flag_message(session: Session, message_id: int, staff_user_id: int, now: datetime) -> Tuple[bool, int]:
+    """A staff member flags a patient message for teaching (audited): whether it was not queued
+    already, and the message's conversation. TeachingError if it is not a patient's message."""
     message = _patient_message(session, message_id)
     example, created = _add(session, message, "flagged", now)
     session.flush()
@@ -105,7 +106,7 @@ def flag_message(session: Session, message_id: int, staff_user_id: int, now: dat
                  subject_type="training_example", subject_id=example.id,
                  detail={"message_id": message_id, "conversation_id": message.conversation_id,
                          "already_queued": not created}, now=now)
-    return created
+    return created, message.conversation_id
 
 
 def _open_example(session: Session, example_id: int) -> TrainingExample:
