@@ -4,7 +4,8 @@
 - `flag_message`: a staff member's "Flag for teaching" on a patient message (once per message);
 - `label` / `dismiss`: a staff member picks the FAQ topic, "new topic needed" (with a note), or
   dismisses the example;
-- `queue_page`: a page of the queue for the console (the caller audits the view).
+- `queue_page`: a page of the queue for the console (the caller audits the view);
+- `forget_messages`: the copies of messages that are being deleted (erasure, retention) go with them.
 
 Plain SQLAlchemy over the caller's session and transaction; no aiohttp, no Rasa.
 """
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional, Tuple
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import Select
 
 from bot.clinic import audit
 from bot.db.models import TRAINING_STATUSES, Message, StaffUser, TrainingExample
@@ -183,3 +185,10 @@ def labelled_examples(session: Session) -> List[ExampleItem]:
                         source=row.source, status=row.status, intent=row.intent, note=row.note,
                         labelled_by_email=None, labelled_at=row.labelled_at, created_at=row.created_at)
             for row in rows]
+
+
+def forget_messages(session: Session, message_ids: Select) -> int:
+    """Delete the examples copied from the messages `message_ids` selects, whatever their status:
+    a patient's words must not outlive their message's erasure or retention. Rows deleted."""
+    return session.execute(delete(TrainingExample).where(TrainingExample.message_id.in_(message_ids))
+                           .execution_options(synchronize_session=False)).rowcount or 0
