@@ -448,6 +448,7 @@
     enhanceEarlierLink(id, transcript);
     enhanceForms(function (form) {
       if (form.closest(".conv-requests")) { form.replaceWith(el("span", "sub", "Marked done.")); }
+      if (form.classList.contains("msg-flag")) { form.replaceWith(el("span", "sub msg-flag", "In the teaching queue")); }
       if (!newest && form.id === "reply-form") { // the reply is with the newest messages: go there
         window.location.assign("/staff/conversations/" + id);
         return;
