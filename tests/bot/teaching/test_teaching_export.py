@@ -39,9 +39,9 @@ def queued(session, rows, text, staff, *, at=START):
     return session.execute(select(TrainingExample.id).where(TrainingExample.message_id == message_id)).scalar_one()
 
 
-def seed_labels(session_factory, rows, staff):
+def seed_labels(any_session_factory, rows, staff):
     """Five labelled examples (one a repeat), one new-topic-needed, one dismissed, one open."""
-    with session_factory.begin() as session:
+    with any_session_factory.begin() as session:
         labels = [
             ("does the jab sting much", "faq/pain", ""),
             ("how long till I can wash my hair, call 07700 900123", "faq/after_session", ""),
@@ -56,9 +56,9 @@ def seed_labels(session_factory, rows, staff):
         queued(session, rows, "still waiting for a label", staff)
 
 
-def test_export_groups_labels_by_topic_scrubs_them_and_lists_new_topics(session_factory, rows, staff_id):
-    seed_labels(session_factory, rows, staff_id)
-    with session_factory() as session:
+def test_export_groups_labels_by_topic_scrubs_them_and_lists_new_topics(any_session_factory, rows, staff_id):
+    seed_labels(any_session_factory, rows, staff_id)
+    with any_session_factory() as session:
         text = nlu_yaml(teaching.labelled_examples(session), START)
     body = text.split('version: "3.1"', 1)[1]
     assert body == """
@@ -85,17 +85,17 @@ nlu:
     assert all(line.startswith("#") or not line for line in header.splitlines())
 
 
-def test_the_export_is_nlu_data_rasa_reads_for_intents_the_domain_answers(session_factory, rows, staff_id,
+def test_the_export_is_nlu_data_rasa_reads_for_intents_the_domain_answers(any_session_factory, rows, staff_id,
                                                                           tmp_path):
     from rasa.shared.core.domain import Domain
     from rasa.shared.nlu.training_data.loading import load_data
 
-    seed_labels(session_factory, rows, staff_id)
-    with session_factory.begin() as session:
+    seed_labels(any_session_factory, rows, staff_id)
+    with any_session_factory.begin() as session:
         tricky = queued(session, rows, "what is [this](thing) {odd}\tstuff", staff_id)
         teaching.label(session, tricky, staff_id, "faq/what_is", "", START + timedelta(hours=1))
     path = tmp_path / "nlu_from_staff.yml"
-    with session_factory() as session:
+    with any_session_factory() as session:
         path.write_text(nlu_yaml(teaching.labelled_examples(session), START), encoding="utf-8")
     data = load_data(str(path))
     by_intent = {}
@@ -112,11 +112,11 @@ def test_the_export_is_nlu_data_rasa_reads_for_intents_the_domain_answers(sessio
     assert {f"utter_{intent}" for intent in by_intent} <= set(domain.responses)
 
 
-def test_a_text_labelled_with_two_topics_is_left_for_the_clinician(session_factory, rows, staff_id):
-    with session_factory.begin() as session:
+def test_a_text_labelled_with_two_topics_is_left_for_the_clinician(any_session_factory, rows, staff_id):
+    with any_session_factory.begin() as session:
         for choice in ("faq/pain", "faq/downtime"):
             teaching.label(session, queued(session, rows, "is it bad", staff_id), staff_id, choice, "", START)
-    with session_factory() as session:
+    with any_session_factory() as session:
         text = nlu_yaml(teaching.labelled_examples(session), START)
     assert "nlu: []" in text
     assert text.endswith("# Labelled with different topics by staff (left out above; a clinician decides):\n"
@@ -138,8 +138,8 @@ def test_the_export_never_lands_where_rasa_trains(inside):
         check_export_path(PROJECT_ROOT / inside)
 
 
-def test_labelling_refuses_what_is_not_a_topic_and_a_long_note(session_factory, rows, staff_id):
-    with session_factory.begin() as session:
+def test_labelling_refuses_what_is_not_a_topic_and_a_long_note(any_session_factory, rows, staff_id):
+    with any_session_factory.begin() as session:
         example = queued(session, rows, "hmm", staff_id)
         with pytest.raises(teaching.TeachingError):
             teaching.label(session, example, staff_id, "faq", "", START)
@@ -152,36 +152,36 @@ def test_labelling_refuses_what_is_not_a_topic_and_a_long_note(session_factory, 
         assert session.get(TrainingExample, example).status == "open"
 
 
-def test_the_copy_is_truncated_and_survives_the_message(session_factory, rows, staff_id):
+def test_the_copy_is_truncated_and_survives_the_message(any_session_factory, rows, staff_id):
     from bot.db.models import Message
 
-    with session_factory.begin() as session:
+    with any_session_factory.begin() as session:
         example = queued(session, rows, "a" * 700, staff_id)
         message_id = session.get(TrainingExample, example).message_id
         session.delete(session.get(Message, message_id))
-    with session_factory() as session:
+    with any_session_factory() as session:
         row = session.get(TrainingExample, example)
         assert row.text == "a" * 500 and row.message_id is None
 
 
-def test_export_nlu_writes_the_file_and_audits_it(monkeypatch, session_factory, rows, staff_id, db_url,
+def test_export_nlu_writes_the_file_and_audits_it(monkeypatch, any_session_factory, rows, staff_id, any_db_url,
                                                   tmp_path, capsys):
-    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("DATABASE_URL", any_db_url)
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    seed_labels(session_factory, rows, staff_id)
+    seed_labels(any_session_factory, rows, staff_id)
     out = tmp_path / "review" / "nlu.yml"
     assert main(["export-nlu", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.startswith("wrote 3 examples for 3 topics, 1 'new topic needed' and 0 conflicting")
     assert "- intent: faq/pain" in out.read_text(encoding="utf-8")
-    with session_factory() as session:
+    with any_session_factory() as session:
         entry = session.execute(select(AuditLog).where(AuditLog.action == "teaching_exported")).scalar_one()
     assert entry.actor_type == "system" and entry.detail == {
         "examples": 3, "topics": 3, "new_topic_needed": 1, "conflicting": 0}
 
 
-def test_export_nlu_refuses_a_path_under_data(monkeypatch, db_url, capsys):
-    monkeypatch.setenv("DATABASE_URL", db_url)
+def test_export_nlu_refuses_a_path_under_data(monkeypatch, any_db_url, capsys):
+    monkeypatch.setenv("DATABASE_URL", any_db_url)
     target = PROJECT_ROOT / "data" / "nlu" / "from_staff.yml"
     assert main(["export-nlu", "--out", str(target)]) == 2
     assert "not written" in capsys.readouterr().err and not target.exists()

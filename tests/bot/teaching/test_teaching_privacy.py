@@ -26,28 +26,28 @@ def flag(session, rows, conversation_id, text, staff_id, *, at=START, label=None
         teaching.label(session, example, staff_id, label, "", at)
 
 
-def test_erasing_a_patients_conversations_takes_their_teaching_copies(session_factory, rows, staff_id):
+def test_erasing_a_patients_conversations_takes_their_teaching_copies(any_session_factory, rows, staff_id):
     admin = rows.staff_user("admin@clinic.example", role="admin")
-    with session_factory.begin() as session:
+    with any_session_factory.begin() as session:
         request_id = rows.request("web:alex-session", kind="delete_data", session=session)
         theirs = session.get(StaffRequest, request_id).conversation_id
         flag(session, rows, theirs, "does it hurt, I'm on 07700 900123", staff_id, label="faq/pain")
         flag(session, rows, theirs, "hmm", staff_id)
         flag(session, rows, rows.conversation(session=session), "someone else's question", staff_id)
-    with session_factory.begin() as session:
+    with any_session_factory.begin() as session:
         erase_conversations(session, request_id, staff_user_id=admin, now=START)
-    assert queued_texts(session_factory) == ["someone else's question"]
+    assert queued_texts(any_session_factory) == ["someone else's question"]
 
 
-def test_retention_takes_the_copies_of_the_messages_it_deletes(session_factory, rows, staff_id):
+def test_retention_takes_the_copies_of_the_messages_it_deletes(any_session_factory, rows, staff_id):
     recent = START + timedelta(days=399)
-    with session_factory.begin() as session:
+    with any_session_factory.begin() as session:
         old_conversation = rows.conversation(session=session)
         flag(session, rows, old_conversation, "old and forgotten", staff_id, label="faq/pain")
         lasting = rows.conversation(session=session)
         flag(session, rows, lasting, "old words in a lasting chat", staff_id)
         flag(session, rows, lasting, "recent words", staff_id, at=recent)
-    with session_factory.begin() as session:
+    with any_session_factory.begin() as session:
         report = purge_expired(session, now=START + timedelta(days=400), retention_days=365)
     assert report.counts["conversations"] == 1 and report.counts["messages"] == 2
-    assert queued_texts(session_factory) == ["recent words"]
+    assert queued_texts(any_session_factory) == ["recent words"]
