@@ -281,7 +281,7 @@ class ConversationRouter:
         try:
             with self.sessions.begin() as session:
                 teaching.queue_fallback(session, message_id, self.clock())
-        except SQLAlchemyError as error:
+        except (SQLAlchemyError, teaching.TeachingError) as error:  # e.g. the chat was erased meanwhile
             logger.error("message %s: not queued for teaching: %s", message_id, type(error).__name__)
 
     async def process_safely(self, accepted: "Accepted") -> Outcome:

@@ -79,6 +79,19 @@ async def test_a_message_the_assistant_did_not_understand_enters_the_queue(conso
     assert (message.direction, message.author, message.text) == ("in", "patient", NOT_UNDERSTOOD)
 
 
+async def test_a_message_gone_before_its_turn_ends_is_not_queued_and_the_patient_is_answered(
+        console_app, client, session_factory, caplog):
+    router = console_app[ROUTER]
+    accepted = router.accept(InboundMessage(channel="web", sender="session-gone", text=NOT_UNDERSTOOD,
+                                            channel_message_id=None, has_media=False, received_at=utcnow()))
+    with session_factory.begin() as session:  # erased while the assistant thought
+        session.delete(session.get(Message, accepted.message_id))
+    outcome = await router.process(accepted)
+    assert outcome.handled_by == "bot" and outcome.replies[-1].text.startswith("Sorry, I'm not sure")
+    assert examples(session_factory) == []
+    assert f"message {accepted.message_id}: not queued for teaching: TeachingError" in caplog.text
+
+
 async def test_flag_for_teaching_adds_a_patient_message_once(console, accounts, rows, session_factory):
     conversation = rows.conversation("web")
     patient = rows.message(conversation, "can my hair go green from it")
