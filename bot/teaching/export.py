@@ -84,6 +84,7 @@ def nlu_yaml(examples: Sequence[ExampleItem], now: datetime) -> str:
     titles = {intent: topic.title for intent, topic in topics_by_intent().items()}
     lines = [HEADER.format(when=f"{now:%Y-%m-%d %H:%M} UTC"), 'version: "3.1"', ""]
     ordered = [topic.intent for topic in faq_topics() if topic.intent in by_intent]
+    retired = [(line, intent) for intent, texts in by_intent.items() if intent not in titles for line in texts]
     lines.append("nlu:" if ordered else "nlu: []")
     for intent in ordered:
         lines.append(f"# {titles[intent]}")
@@ -93,6 +94,9 @@ def nlu_yaml(examples: Sequence[ExampleItem], now: datetime) -> str:
     if new_topics:
         lines += ["", "# New topic needed (no FAQ answer fits yet; a clinician decides whether to write one):"]
         lines += [f"#   - {line}" + (f"  (note: {note})" if note else "") for line, note in new_topics]
+    if retired:
+        lines += ["", "# Labelled with a topic that is no longer in knowledge/topics.yml (left out above):"]
+        lines += [f"#   - {line}  ({intent})" for line, intent in retired]
     if conflicts:
         lines += ["", "# Labelled with different topics by staff (left out above; a clinician decides):"]
         lines += [f"#   - {line}  ({', '.join(intents)})" for line, intents in conflicts]
