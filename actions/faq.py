@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import services
+from bot.teaching.notice import NOT_UNDERSTOOD_NOTICE
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "topics.yml"
 MAX_SUGGESTIONS = 3
@@ -95,6 +96,7 @@ class ActionSuggestTopics(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(json_message=NOT_UNDERSTOOD_NOTICE)  # the router queues it for teaching
         if previous_bot_action(tracker) == self.name():
             # A response of its own, so a rule can hand over when the patient answers a typed "yes".
             return [FollowupAction(SECOND_MISS_RESPONSE)]

@@ -12,6 +12,8 @@
     new-secret               print a new SESSION_SECRET (the staff console's cookie key)
     purge [--dry-run]        delete conversations, messages and Rasa tracker events older than
                              RETENTION_DAYS (see bot/privacy/retention.py); prints counts per table
+    export-nlu [--out PATH]  write the examples staff labelled ("Teach the assistant") as Rasa NLU
+                             data for review (default var/teaching/nlu_from_staff.yml; never data/)
 
 To add a command, write `def add_x_arguments(parser)` (optional) and `def run_x(args, settings) -> int`
 (in this file or in its own module) and register a `Command` in `COMMANDS`. Only `main()`
@@ -24,6 +26,7 @@ import logging
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence, Tuple
 
 from bot.logging_setup import configure_logging
@@ -216,6 +219,45 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_export_nlu_arguments(parser: argparse.ArgumentParser) -> None:
+    """`export-nlu [--out PATH]`."""
+    from bot.teaching.export import DEFAULT_EXPORT_PATH
+
+    parser.add_argument("--out", type=Path, default=DEFAULT_EXPORT_PATH,
+                        help=f"the file to write (default {DEFAULT_EXPORT_PATH}; refused inside data/)")
+
+
+def run_export_nlu(args: argparse.Namespace, settings: Settings) -> int:
+    """`export-nlu`: the labelled examples as NLU data for a clinician to review (audited); exit 2 for
+    a path inside data/."""
+    from bot.clinic import audit
+    from bot.teaching.export import ExportPathRefused, check_export_path, group_examples, write_export
+    from bot.teaching.queue import labelled_examples
+
+    try:
+        check_export_path(args.out)
+    except ExportPathRefused as error:
+        print(f"not written: {error}", file=sys.stderr)
+        return 2
+    engine, factory = _session_factory(settings)
+    now = datetime.now(timezone.utc)
+    try:
+        with factory.begin() as session:
+            examples = labelled_examples(session)
+            written = write_export(args.out, examples, now)
+            by_intent, new_topics, conflicts = group_examples(examples)
+            counts = {"examples": sum(map(len, by_intent.values())), "topics": len(by_intent),
+                      "new_topic_needed": len(new_topics), "conflicting": len(conflicts)}
+            audit.record(session, actor_type="system", actor_id=None, action="teaching_exported",
+                         subject_type="training_example", detail=counts, now=now)
+    finally:
+        engine.dispose()
+    print(f"wrote {counts['examples']} examples for {counts['topics']} topics, {counts['new_topic_needed']} "
+          f"'new topic needed' and {counts['conflicting']} conflicting as comments, to {written}")
+    print("a clinician reviews them and moves the right ones into data/nlu/")
+    return 0
+
+
 def run_new_secret(args: argparse.Namespace, settings: Settings) -> int:
     """`new-secret`: a fresh key for SESSION_SECRET (32 random bytes, url-safe base64), on stdout."""
     from cryptography.fernet import Fernet
@@ -237,6 +279,8 @@ COMMANDS: Dict[str, Command] = {
     "new-secret": Command("print a new SESSION_SECRET for the staff console", run_new_secret),
     "purge": Command("delete conversations and tracker events older than RETENTION_DAYS", run_purge,
                      add_purge_arguments),
+    "export-nlu": Command("write the examples staff labelled as NLU data for review", run_export_nlu,
+                          add_export_nlu_arguments),
 }
 
 

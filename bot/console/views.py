@@ -631,6 +631,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
 def add_routes(app: web.Application) -> None:
     """Every console route (all of them behind the sign-in check, except the login form)."""
     from bot.console.live import event_stream
+    from bot.console.teach import add_teach_routes
 
     router = app.router
     router.add_get(LOGIN_PATH, login_page, name="console_login")
@@ -651,3 +652,4 @@ def add_routes(app: web.Application) -> None:
     router.add_post(r"/staff/requests/{id:\d+}/erase", erase, name="console_erase_post")
     router.add_get("/staff/audit", audit_page, name="console_audit")
     router.add_get("/staff/audit.csv", audit_csv, name="console_audit_csv")
+    add_teach_routes(app)

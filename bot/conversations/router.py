@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.care import replies as care_replies
@@ -36,6 +37,7 @@ from bot.db.models import Conversation, utcnow
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.engine.turn import EngineTurn
 from bot.settings import Settings
+from bot.teaching import queue as teaching
 
 if TYPE_CHECKING:  # bot.safety.screen imports spaCy; the router needs only the type
     from bot.safety.screen import ScreenResult
@@ -129,6 +131,7 @@ class Accepted:
     offered: Sequence[Button]
     stale_title: Optional[str] = None  # the title of an earlier button whose payload was sent again
     welcomed: bool = False  # the web chat's first screen already showed the disclaimer
+    message_id: Optional[int] = None  # the stored message (queued for teaching if not understood)
 
 
 @dataclass
@@ -138,6 +141,7 @@ class Outcome:
     conversation: Optional[ConversationRef] = None
     replies: List[OutboundMessage] = field(default_factory=list)
     handled_by: str = "bot"  # bot | care | staff | screen | limit | consent | duplicate | error
+    understood: bool = True  # False when the assistant's turn was a fallback ("did you mean...?")
 
 
 class ConversationRouter:
@@ -220,15 +224,15 @@ class ConversationRouter:
             if text.startswith("/") and text not in {button.payload for button in offered}:
                 # An old button pressed again: the patient chose its words, not the old question's answer.
                 stale_title = store.earlier_button_titled(session, conversation.id, text)
-            store.record_inbound(session, conversation, self.stored_text(stale_title or text), now,
-                                 inbound.channel_message_id)
+            message = store.record_inbound(session, conversation, self.stored_text(stale_title or text), now,
+                                           inbound.channel_message_id)
             accepted = Accepted(
                 inbound=inbound, text=text, conversation=ConversationRef.of(conversation),
                 first_contact=first_contact,
                 opted_out=self.kind_of(inbound.channel).phone_numbers and store.is_opted_out(
                     session, inbound.sender, inbound.channel),
                 offered=offered, stale_title=stale_title,
-                welcomed=first_contact and store.has_outbound(session, conversation.id))
+                welcomed=first_contact and store.has_outbound(session, conversation.id), message_id=message.id)
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
         return accepted
 
@@ -282,7 +286,18 @@ class ConversationRouter:
             replies.insert(0, self.replies.disclaimer())
         outcome.replies = replies
         await self._send(ref, replies, author="bot")
+        if not outcome.understood and accepted.message_id is not None:
+            self._queue_for_teaching(accepted.message_id)
         return outcome
+
+    def _queue_for_teaching(self, message_id: int) -> None:
+        """Put a message the assistant did not understand in the teaching queue (bot.teaching); a
+        database error is logged, never the patient's problem."""
+        try:
+            with self.sessions.begin() as session:
+                teaching.queue_fallback(session, message_id, self.clock())
+        except (SQLAlchemyError, teaching.TeachingError) as error:  # e.g. the chat was erased meanwhile
+            logger.error("message %s: not queued for teaching: %s", message_id, type(error).__name__)
 
     async def process_safely(self, accepted: "Accepted") -> Outcome:
         """`process()`; if it fails unexpectedly, the patient still gets an apology (best effort)."""
@@ -435,6 +450,7 @@ class ConversationRouter:
             return await self._engine_failed(ref)
         if turn.handoff is not None:
             await self._escalate(ref, turn.handoff)
+        outcome.understood = turn.understood
         if turn.verified and client is not None:
             with self.sessions.begin() as session:
                 store.set_verified_client(session, ref.id, client, self.clock())

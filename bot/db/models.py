@@ -69,6 +69,9 @@ VERIFICATION_OUTCOMES = ("verified", "mismatch", "locked")
 # may not have gone (the sender stopped mid-way): never sent again automatically.
 CARE_KINDS = ("preparation", "reminder", "aftercare_checkin", "maintenance")
 CARE_STATUSES = ("scheduled", "sending", "sent", "delivered", "read", "failed", "skipped", "cancelled", "unknown")
+# Teaching the assistant (bot/teaching): patient messages it did not understand, or that staff flagged.
+TRAINING_SOURCES = ("fallback", "flagged")
+TRAINING_STATUSES = ("open", "labelled", "dismissed")
 
 
 def utcnow() -> datetime:
@@ -451,4 +454,34 @@ class CareMessage(Base):
         CheckConstraint(one_of("kind", CARE_KINDS), name="kind"),
         CheckConstraint(one_of("status", CARE_STATUSES), name="status"),
         Index("ix_care_messages_status_due_at", "status", "due_at"),
+    )
+
+
+class TrainingExample(Base):
+    """A patient message for staff to label with the FAQ topic it should have matched (bot/teaching).
+
+    `text` is a copy of the message (at most 500 characters), kept when the message itself is deleted;
+    `intent` is "faq/<topic>" once labelled, or NULL with status "labelled" for "new topic needed"
+    (the note says what the topic would be). One row per message: queueing twice is a no-op.
+    """
+
+    __tablename__ = "training_examples"
+
+    id = Column(Integer, primary_key=True)
+    message_id = Column(Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    text = Column(String(500), nullable=False)
+    source = Column(String(8), nullable=False)
+    status = Column(String(10), nullable=False, default="open")
+    intent = Column(String(80), nullable=True)
+    note = Column(String(500), nullable=True)
+    labelled_by = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    labelled_at = Column(UTCDateTime, nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_training_examples_message_id"),
+        CheckConstraint(one_of("source", TRAINING_SOURCES), name="source"),
+        CheckConstraint(one_of("status", TRAINING_STATUSES), name="status"),
+        Index("ix_training_examples_status_created_at", "status", "created_at"),
+        Index("ix_training_examples_status_labelled_at", "status", "labelled_at"),
     )

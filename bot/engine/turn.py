@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from bot.channels.messages import Button, OutboundMessage
 from bot.clinic.verification import VERIFIED_NOTICE
 from bot.conversations.handoff import HandoffRequest
+from bot.teaching.notice import NOT_UNDERSTOOD_NOTICE
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class EngineTurn:
     replies: List[OutboundMessage] = field(default_factory=list)
     handoff: Optional[HandoffRequest] = None
     verified: bool = False  # the patient proved who they are during this turn
+    understood: bool = True  # False when the assistant said it did not understand (a fallback)
 
 
 def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
@@ -53,4 +55,6 @@ def read_turn(collected: Sequence[Dict[str, Any]]) -> EngineTurn:
     replies = [message for message in map(to_outbound, collected) if message is not None]
     requests = [request for request in map(handoff_in, collected) if request is not None]
     verified = any(raw.get("custom") == VERIFIED_NOTICE for raw in collected)
-    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None, verified=verified)
+    understood = not any(raw.get("custom") == NOT_UNDERSTOOD_NOTICE for raw in collected)
+    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None, verified=verified,
+                      understood=understood)

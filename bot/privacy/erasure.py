@@ -5,8 +5,8 @@ verified conversation). An administrator then confirms it in the console, which 
 `erase_conversations()`; in one transaction that:
 
 - deletes every conversation linked to the request's patient, and the request's own conversation
-  (its `conversation_id` is the Rasa sender id, "<channel>:<external id>"), with their messages,
-  staff notes and escalations;
+  (its `conversation_id` is the Rasa sender id, "<channel>:<external id>"), with their messages
+  (and the messages' copies in the teaching queue, bot/teaching), staff notes and escalations;
 - deletes those conversations' Rasa tracker events (the `events` table, if Rasa has created it);
 - deletes the patient's identity-check attempts (and those made in those conversations);
 - blanks the `wishes` (the patient's words) of this request and of the patient's requests that

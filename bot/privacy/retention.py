@@ -5,8 +5,8 @@ What is old, with `cutoff = now - RETENTION_DAYS`:
 
 - A conversation is old when its last activity is before the cutoff: its newest message, the
   patient's last message, or (no message at all) when it was created. An old conversation is
-  deleted with everything in it: messages, staff notes, escalations, and its Rasa tracker events
-  (sender id "<channel>:<external id>").
+  deleted with everything in it: messages (and their copies in the teaching queue, bot/teaching),
+  staff notes, escalations, and its Rasa tracker events (sender id "<channel>:<external id>").
 - Except: a conversation with an unresolved escalation (waiting or assigned), or with an open
   staff request, is kept whole, however old: a patient still waiting for a person, or a request
   staff have not dealt with, must not vanish from the inbox. It is purged once resolved/done and
@@ -44,6 +44,7 @@ from bot.db.models import (
     VerificationAttempt,
 )
 from bot.privacy.tracker_events import chunks, delete_events_before, delete_events_of, has_events_table
+from bot.teaching import queue as teaching
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ def delete_conversations(session: Session, conversation_ids: List[int]) -> Dict[
     """
     counts = {"messages": 0, "staff_notes": 0, "escalations": 0, "conversations": 0}
     for batch in chunks(conversation_ids):
+        teaching.forget_messages(session, select(Message.id).where(Message.conversation_id.in_(batch)))
         for table, model in (("messages", Message), ("staff_notes", StaffNote), ("escalations", Escalation)):
             counts[table] += session.execute(
                 delete(model).where(model.conversation_id.in_(batch)).execution_options(
@@ -152,9 +154,10 @@ def purge_expired(session: Session, *, now: datetime, retention_days: int,
     for table, count in delete_conversations(session, [cid for cid, _ in doomed]).items():
         counts[table] += count
     # Old rows in the conversations that stay (not in those kept whole).
-    counts["messages"] += session.execute(delete(Message).where(
-        Message.created_at < cutoff, _not_in(Message.conversation_id, protected_ids)
-    ).execution_options(**quiet)).rowcount or 0
+    old_messages = (Message.created_at < cutoff, _not_in(Message.conversation_id, protected_ids))
+    teaching.forget_messages(session, select(Message.id).where(*old_messages))
+    counts["messages"] += session.execute(delete(Message).where(*old_messages).execution_options(
+        **quiet)).rowcount or 0
     counts["staff_notes"] += session.execute(delete(StaffNote).where(
         StaffNote.created_at < cutoff, _not_in(StaffNote.conversation_id, protected_ids)
     ).execution_options(**quiet)).rowcount or 0

@@ -13,6 +13,7 @@ from actions.verification import ChangeRequestValidation, VerificationValidation
 from bot.clinic.verification import reference_hash, reference_lock_key
 from bot.conversations.handoff import HandoffRequest, escalate
 from bot.db.models import AuditLog, Base, Conversation, Escalation, StaffRequest, VerificationAttempt
+from bot.teaching.notice import NOT_UNDERSTOOD_NOTICE
 from tests.actions.conftest import NOW, VERIFIED_ALEX, make_tracker, user_message
 from tests.actions.test_personal import run, texts
 
@@ -278,7 +279,8 @@ def unsure_message(text="hmm the thing with the hair"):
 
 async def test_first_miss_offers_the_best_topics_as_buttons(clinic):
     dispatcher, _ = await run(ActionSuggestTopics(), make_tracker(unsure_message()))
-    buttons = dispatcher.messages[0]["buttons"]
+    assert dispatcher.messages[0]["custom"] == NOT_UNDERSTOOD_NOTICE  # the router queues it for teaching
+    buttons = dispatcher.messages[1]["buttons"]
     assert [b["title"] for b in buttons] == ["Does it hurt?", "Recovery and downtime", "What happens in a session",
                                              "Something else"]
     assert buttons[0]["payload"] == "Does mesotherapy hurt?"
@@ -290,7 +292,7 @@ async def test_second_miss_in_a_row_offers_staff(clinic):
               {"event": "action", "name": "action_suggest_topics"},
               {"event": "action", "name": "action_listen"}]
     dispatcher, events = await run(ActionSuggestTopics(), make_tracker(unsure_message("still blah"), events=events))
-    assert dispatcher.messages == []
+    assert [m.get("custom") for m in dispatcher.messages] == [NOT_UNDERSTOOD_NOTICE]  # nothing shown
     assert events == [{"event": "followup", "timestamp": None, "name": "utter_fallback_offer_staff"}]
 
 

@@ -116,6 +116,18 @@ async def test_gibberish_suggests_topics_then_offers_staff(agent):
     assert "asked a member of the clinic team to join" in await patient.say("yes")
 
 
+async def test_each_miss_is_marked_for_the_teaching_queue_and_an_answer_is_not(agent):
+    from bot.engine.turn import read_turn
+
+    patient = Patient(agent)
+    await patient.say("what is mesotherapy")
+    assert read_turn(patient.last).understood
+    await patient.say("zxq blorf wibble")
+    assert not read_turn(patient.last).understood and read_turn(patient.last).replies
+    await patient.say("qqq zzz plonk")
+    assert not read_turn(patient.last).understood
+
+
 async def test_asking_for_a_person_hands_over(agent):
     patient = Patient(agent)
     assert "member of the clinic team" in await patient.say("can i talk to a real person please")

@@ -301,7 +301,21 @@
     metaLine.appendChild(time);
     li.appendChild(metaLine);
     li.appendChild(el("div", "msg-text", m.text));
+    if (m.author === "patient") { li.appendChild(flagForm(m.id)); }
     return li;
+  }
+
+  function flagForm(messageId) {
+    var form = el("form", "inline msg-flag");
+    form.method = "post";
+    form.setAttribute("action", "/staff/messages/" + messageId + "/flag");
+    form.setAttribute("data-async", "");
+    var input = el("input"); input.type = "hidden"; input.name = "csrf_token"; input.value = csrf;
+    form.appendChild(input);
+    var button = el("button", "text-button", "Flag for teaching");
+    button.type = "submit";
+    form.appendChild(button);
+    return form;
   }
 
   function noteItem(n) {
@@ -434,6 +448,7 @@
     enhanceEarlierLink(id, transcript);
     enhanceForms(function (form) {
       if (form.closest(".conv-requests")) { form.replaceWith(el("span", "sub", "Marked done.")); }
+      if (form.classList.contains("msg-flag")) { form.replaceWith(el("span", "sub msg-flag", "In the teaching queue")); }
       if (!newest && form.id === "reply-form") { // the reply is with the newest messages: go there
         window.location.assign("/staff/conversations/" + id);
         return;
