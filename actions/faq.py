@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import services
+from bot.clinic.analytics import FALLBACK_NOTICE
 
 TOPICS_FILE = Path(__file__).resolve().parent.parent / "knowledge" / "topics.yml"
 MAX_SUGGESTIONS = 3
@@ -87,7 +88,10 @@ def previous_bot_action(tracker: Tracker) -> Text:
 
 
 class ActionSuggestTopics(Action):
-    """Two-stage fallback: first "did you mean...?" with the best topics, then a second miss offers staff."""
+    """Two-stage fallback: first "did you mean...?" with the best topics, then a second miss offers staff.
+
+    Both tell the router, by FALLBACK_NOTICE (never shown), that the message was not understood.
+    """
 
     def name(self) -> Text:
         return "action_suggest_topics"
@@ -97,10 +101,12 @@ class ActionSuggestTopics(Action):
     ) -> List[Dict[Text, Any]]:
         if previous_bot_action(tracker) == self.name():
             # A response of its own, so a rule can hand over when the patient answers a typed "yes".
+            dispatcher.utter_message(json_message=FALLBACK_NOTICE)  # the router records the miss
             return [FollowupAction(SECOND_MISS_RESPONSE)]
         catalogue = topic_catalogue()
         buttons = [{"title": catalogue[t]["title"], "payload": catalogue[t]["question"]}
                    for t in suggested_topics(tracker.latest_message)]
         buttons.append({"title": "Something else", "payload": "/deny"})
         dispatcher.utter_message(text="Sorry, I'm not sure I understood. Did you mean one of these?", buttons=buttons)
+        dispatcher.utter_message(json_message=FALLBACK_NOTICE)  # the router records the miss (analytics)
         return []

@@ -117,6 +117,7 @@ class Accepted:
     offered: Sequence[Button]
     stale_title: Optional[str] = None  # the title of an earlier button whose payload was sent again
     welcomed: bool = False  # the web chat's first screen already showed the disclaimer
+    message_id: Optional[int] = None  # the stored patient message
 
 
 @dataclass
@@ -126,6 +127,7 @@ class Outcome:
     conversation: Optional[ConversationRef] = None
     replies: List[OutboundMessage] = field(default_factory=list)
     handled_by: str = "bot"  # bot | staff | screen | limit | consent | duplicate | error
+    fallback: bool = False  # the engine did not understand the message (its turn was a fallback)
 
 
 class ConversationRouter:
@@ -208,15 +210,15 @@ class ConversationRouter:
             if text.startswith("/") and text not in {button.payload for button in offered}:
                 # An old button pressed again: the patient chose its words, not the old question's answer.
                 stale_title = store.earlier_button_titled(session, conversation.id, text)
-            store.record_inbound(session, conversation, self.stored_text(stale_title or text), now,
-                                 inbound.channel_message_id)
+            message = store.record_inbound(session, conversation, self.stored_text(stale_title or text), now,
+                                           inbound.channel_message_id)
             accepted = Accepted(
                 inbound=inbound, text=text, conversation=ConversationRef.of(conversation),
                 first_contact=first_contact,
                 opted_out=self.kind_of(inbound.channel).phone_numbers and store.is_opted_out(
                     session, inbound.sender, inbound.channel),
                 offered=offered, stale_title=stale_title,
-                welcomed=first_contact and store.has_outbound(session, conversation.id))
+                welcomed=first_contact and store.has_outbound(session, conversation.id), message_id=message.id)
         self.events.publish(InboxEvent("message_in", conversation_id=accepted.conversation.id))
         return accepted
 
@@ -267,6 +269,9 @@ class ConversationRouter:
             replies.insert(0, self.replies.disclaimer())
         outcome.replies = replies
         await self._send(ref, replies, author="bot")
+        if outcome.fallback and accepted.message_id is not None:
+            with self.sessions.begin() as session:
+                store.mark_fallback(session, accepted.message_id)
         return outcome
 
     async def process_safely(self, accepted: "Accepted") -> Outcome:
@@ -323,7 +328,8 @@ class ConversationRouter:
         """Urgent guidance now, and the conversation at the top of the staff inbox."""
         await self._escalate(ref, handoff.HandoffRequest(reason="red_flag", priority="urgent",
                                                          summary=self.replies.red_flag_summary(flagged),
-                                                         patient_id=ref.patient_id))
+                                                         patient_id=ref.patient_id,
+                                                         categories=flagged.categories))
         return [self.replies.red_flag(flagged)]
 
     async def _escalate(self, ref: ConversationRef, request: handoff.HandoffRequest) -> None:
@@ -402,6 +408,7 @@ class ConversationRouter:
             logger.error("conversation %s: engine failed (%s)", ref.id, str(error) or type(error).__name__)
             outcome.handled_by = "error"
             return await self._engine_failed(ref)
+        outcome.fallback = turn.fallback
         if turn.handoff is not None:
             await self._escalate(ref, turn.handoff)
         if turn.verified and client is not None:

@@ -1,8 +1,9 @@
 """What one engine turn produced: the replies for the patient and, perhaps, a request for staff.
 
 Rasa's `CollectingOutputChannel` collects dicts: `text` and `buttons` for a reply, `custom` for a
-custom action's `json_message`. A custom message may carry a `HandoffRequest`; it is never shown to
-the patient. Importable without loading Rasa.
+custom action's `json_message`. A custom message may carry a `HandoffRequest`, or a notice that the
+patient proved who they are or that the assistant did not understand (FALLBACK_NOTICE); none is
+ever shown to the patient. Importable without loading Rasa.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from bot.channels.messages import Button, OutboundMessage
+from bot.clinic.analytics import FALLBACK_NOTICE
 from bot.clinic.verification import VERIFIED_NOTICE
 from bot.conversations.handoff import HandoffRequest
 
@@ -24,6 +26,7 @@ class EngineTurn:
     replies: List[OutboundMessage] = field(default_factory=list)
     handoff: Optional[HandoffRequest] = None
     verified: bool = False  # the patient proved who they are during this turn
+    fallback: bool = False  # the assistant did not understand the message (a fallback action ran)
 
 
 def to_outbound(raw: Dict[str, Any]) -> Optional[OutboundMessage]:
@@ -53,4 +56,6 @@ def read_turn(collected: Sequence[Dict[str, Any]]) -> EngineTurn:
     replies = [message for message in map(to_outbound, collected) if message is not None]
     requests = [request for request in map(handoff_in, collected) if request is not None]
     verified = any(raw.get("custom") == VERIFIED_NOTICE for raw in collected)
-    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None, verified=verified)
+    fallback = any(raw.get("custom") == FALLBACK_NOTICE for raw in collected)
+    return EngineTurn(replies=replies, handoff=requests[-1] if requests else None, verified=verified,
+                      fallback=fallback)

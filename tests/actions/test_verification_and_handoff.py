@@ -10,6 +10,7 @@ from actions.faq import ActionAnswerCost, ActionSuggestTopics
 from actions.handoff import ActionHandoff, ActionSubmitChangeRequest
 from actions.personal import ActionAnswerPersonal
 from actions.verification import ChangeRequestValidation, VerificationValidation
+from bot.clinic.analytics import FALLBACK_NOTICE
 from bot.clinic.verification import reference_hash, reference_lock_key
 from bot.conversations.handoff import HandoffRequest, escalate
 from bot.db.models import AuditLog, Base, Conversation, Escalation, StaffRequest, VerificationAttempt
@@ -282,6 +283,7 @@ async def test_first_miss_offers_the_best_topics_as_buttons(clinic):
     assert [b["title"] for b in buttons] == ["Does it hurt?", "Recovery and downtime", "What happens in a session",
                                              "Something else"]
     assert buttons[0]["payload"] == "Does mesotherapy hurt?"
+    assert [m.get("custom") for m in dispatcher.messages] == [{}, FALLBACK_NOTICE]  # recorded as a miss
 
 
 async def test_second_miss_in_a_row_offers_staff(clinic):
@@ -290,7 +292,7 @@ async def test_second_miss_in_a_row_offers_staff(clinic):
               {"event": "action", "name": "action_suggest_topics"},
               {"event": "action", "name": "action_listen"}]
     dispatcher, events = await run(ActionSuggestTopics(), make_tracker(unsure_message("still blah"), events=events))
-    assert dispatcher.messages == []
+    assert [(m.get("text"), m.get("custom")) for m in dispatcher.messages] == [(None, FALLBACK_NOTICE)]
     assert events == [{"event": "followup", "timestamp": None, "name": "utter_fallback_offer_staff"}]
 
 

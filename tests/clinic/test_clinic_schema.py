@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 TABLES = {
     "patients", "treatment_courses", "appointments", "verification_attempts", "audit_log", "staff_requests",
     "staff_users", "conversations", "messages", "inbound_receipts", "escalations", "consent_records",
-    "staff_notes", "care_messages", "login_failures", "alembic_version",
+    "staff_notes", "care_messages", "login_failures", "escalation_categories", "alembic_version",
 }
 
 
