@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 from zoneinfo import ZoneInfo
 
@@ -79,8 +79,8 @@ class Period:
         return self.midnight(day), self.midnight(day + timedelta(days=1))
 
     def midnight(self, day: date) -> datetime:
-        """Midnight at the start of `day` in the clinic, as an aware datetime."""
-        return datetime.combine(day, time(0), tzinfo=self.tz)
+        """Midnight at the start of `day` in the clinic, in UTC."""
+        return datetime.combine(day, time(0), tzinfo=self.tz).astimezone(timezone.utc)
 
     @property
     def start(self) -> datetime:

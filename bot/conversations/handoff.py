@@ -24,7 +24,13 @@ from sqlalchemy.orm import Session
 from bot.clinic import audit
 from bot.clinic.escalations import get_or_create_conversation
 from bot.conversations.store import open_escalation_of
-from bot.db.models import ESCALATION_PRIORITIES, ESCALATION_REASONS, Conversation, Escalation, EscalationCategory
+from bot.db.models import (
+    ESCALATION_PRIORITIES,
+    ESCALATION_REASONS,
+    Conversation,
+    Escalation,
+    EscalationCategory,
+)
 from bot.safety.vocabulary import CATEGORIES
 
 logger = logging.getLogger(__name__)
