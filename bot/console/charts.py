@@ -50,31 +50,31 @@ def _every(count: int, room: int = 12) -> int:
     return max((count + room - 1) // room, 1)
 
 
-def bar_chart(chart_id: str, title: str, points: Sequence[Point], *, top_label: str = "") -> Markup:
+def bar_chart(chart_id: str, title: str, points: Sequence[Point], *, unit: str = "") -> Markup:
     """Vertical bars, one per point (e.g. one per day), labels below (thinned out when many)."""
     plot_height = HEIGHT - TOP - BOTTOM
     top = _top_of([v for _, v in points])
     slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
-    body = _axis(top, top_label or f"{top:g}", plot_height)
+    body = _axis(top, _shown(top, unit), plot_height)
     step = _every(len(points))
     for index, (label, value) in enumerate(points):
         height = (value or 0) / top * plot_height
         x = LEFT + index * slot + slot * 0.15
         body.append(f'<rect class="chart-bar" x="{x:.1f}" y="{TOP + plot_height - height:.1f}" '
                     f'width="{slot * 0.7:.1f}" height="{height:.1f}"><title>{escape(label)}: '
-                    f'{escape(_shown(value))}</title></rect>')
+                    f'{escape(_shown(value, unit))}</title></rect>')
         if index % step == 0:
             body.append(f'<text class="chart-label" x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" '
                         f'text-anchor="middle">{escape(label)}</text>')
-    return _svg(chart_id, title, _describe(points), HEIGHT, body)
+    return _svg(chart_id, title, _describe(points, unit), HEIGHT, body)
 
 
-def line_chart(chart_id: str, title: str, points: Sequence[Point], *, top_label: str = "") -> Markup:
+def line_chart(chart_id: str, title: str, points: Sequence[Point], *, unit: str = "") -> Markup:
     """A line through the points (gaps where a value is None), with a dot on each."""
     plot_height = HEIGHT - TOP - BOTTOM
     top = _top_of([v for _, v in points])
     slot = (WIDTH - LEFT - RIGHT) / max(len(points), 1)
-    body = _axis(top, top_label or f"{top:g}", plot_height)
+    body = _axis(top, _shown(top, unit), plot_height)
     step = _every(len(points))
     segments: List[List[str]] = [[]]
     for index, (label, value) in enumerate(points):
@@ -88,14 +88,14 @@ def line_chart(chart_id: str, title: str, points: Sequence[Point], *, top_label:
         y = TOP + plot_height - value / top * plot_height
         segments[-1].append(f"{x:.1f},{y:.1f}")
         body.append(f'<circle class="chart-dot" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(label)}: '
-                    f'{escape(_shown(value))}</title></circle>')
+                    f'{escape(_shown(value, unit))}</title></circle>')
     for segment in segments:
         if len(segment) > 1:
             body.insert(4, f'<polyline class="chart-line" points="{" ".join(segment)}"/>')
-    return _svg(chart_id, title, _describe(points), HEIGHT, body)
+    return _svg(chart_id, title, _describe(points, unit), HEIGHT, body)
 
 
-def hbar_chart(chart_id: str, title: str, points: Sequence[Point]) -> Markup:
+def hbar_chart(chart_id: str, title: str, points: Sequence[Point], *, unit: str = "") -> Markup:
     """Horizontal bars with their labels on the left and values at their end (for categories)."""
     height = TOP + len(points) * (BAR_HEIGHT + BAR_GAP) + 4
     top = _top_of([v for _, v in points])
@@ -109,15 +109,15 @@ def hbar_chart(chart_id: str, title: str, points: Sequence[Point]) -> Markup:
         body.append(f'<rect class="chart-bar" x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" '
                     f'height="{BAR_HEIGHT}"/>')
         body.append(f'<text class="chart-value" x="{LABEL_WIDTH + length + 6:.1f}" '
-                    f'y="{y + BAR_HEIGHT * 0.7:.1f}">{escape(_shown(value))}</text>')
-    return _svg(chart_id, title, _describe(points), height, body)
+                    f'y="{y + BAR_HEIGHT * 0.7:.1f}">{escape(_shown(value, unit))}</text>')
+    return _svg(chart_id, title, _describe(points, unit), height, body)
 
 
-def _shown(value: Optional[float]) -> str:
-    """A value as the chart writes it."""
-    return "no data" if value is None else f"{value:g}"
+def _shown(value: Optional[float], unit: str = "") -> str:
+    """A value as the chart writes it, with its unit ("%")."""
+    return "no data" if value is None else f"{value:g}{unit}"
 
 
-def _describe(points: Sequence[Point]) -> str:
+def _describe(points: Sequence[Point], unit: str) -> str:
     """A one-line text of the figures (the table beside the chart has them too)."""
-    return "; ".join(f"{label}: {_shown(value)}" for label, value in points) or "No data"
+    return "; ".join(f"{label}: {_shown(value, unit)}" for label, value in points) or "No data"

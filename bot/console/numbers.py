@@ -124,10 +124,10 @@ def page_charts(data: Dict[str, Any]) -> Dict[str, Markup]:
             (day_label(d["date"]), d["conversations"]) for d in by_day]),
         "not_understood": charts.line_chart("chart-not-understood", "Messages not understood per day (%)", [
             (day_label(d["date"]), None if d["rate"] is None else round(d["rate"] * 100, 1)) for d in understood],
-            top_label="%"),
+            unit="%"),
         "escalations": charts.hbar_chart("chart-escalations", "Escalated conversations by reason (%)", [
             (item["title"], None if item["rate"] is None else round(item["rate"] * 100, 1))
-            for item in data["escalations"]["by_reason"]]),
+            for item in data["escalations"]["by_reason"]], unit="%"),
         "red_flags": charts.hbar_chart("chart-red-flags", "Red flags by category", [
             (item["title"], item["escalations"]) for item in data["red_flags"]["by_category"]]),
         "care": charts.hbar_chart("chart-care", "Care messages", [
