@@ -88,7 +88,11 @@ def previous_bot_action(tracker: Tracker) -> Text:
 
 
 class ActionSuggestTopics(Action):
-    """Two-stage fallback: first "did you mean...?" with the best topics, then a second miss offers staff."""
+    """Two-stage fallback: first "did you mean...?" with the best topics, then a second miss offers staff.
+
+    Both tell the router, by NOT_UNDERSTOOD_NOTICE (never shown), that the message was not understood:
+    it is counted in the analytics' fallback rate and queued for teaching.
+    """
 
     def name(self) -> Text:
         return "action_suggest_topics"
@@ -96,7 +100,7 @@ class ActionSuggestTopics(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(json_message=NOT_UNDERSTOOD_NOTICE)  # the router queues it for teaching
+        dispatcher.utter_message(json_message=NOT_UNDERSTOOD_NOTICE)  # the router counts it and queues it for teaching
         if previous_bot_action(tracker) == self.name():
             # A response of its own, so a rule can hand over when the patient answers a typed "yes".
             return [FollowupAction(SECOND_MISS_RESPONSE)]

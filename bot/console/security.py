@@ -213,7 +213,7 @@ def safe_next(target: Optional[str]) -> str:
 def wants_json(request: web.Request) -> bool:
     """True for the page scripts' requests (they ask for JSON) and the JSON API."""
     return (request.path.startswith("/staff/api/") or request.path == "/staff/events"
-            or "application/json" in request.headers.get("Accept", ""))
+            or request.path.endswith(".json") or "application/json" in request.headers.get("Accept", ""))
 
 
 def _refuse(request: web.Request, status: int, message: str) -> web.Response:
@@ -325,10 +325,13 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
 
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
     """Decorator: 403 unless the signed-in staff member has one of `roles`."""
+    refusal = ("This page is for administrators only." if tuple(roles) == ("admin",)
+               else f"This page is for {' and '.join(f'{role}s' for role in roles)} only.")
+
     def decorate(handler: Handler) -> Handler:
         async def wrapped(request: web.Request) -> web.StreamResponse:
             if current_staff(request).role not in roles:
-                return _refuse(request, 403, "This page is for administrators only.")
+                return _refuse(request, 403, refusal)
             return await handler(request)
         wrapped.__name__ = handler.__name__
         wrapped.__doc__ = handler.__doc__

@@ -31,10 +31,11 @@ from sqlalchemy.orm import Session
 from bot.appkeys import CLIENT_ADDRESSES, EVENTS, ROUTER, SESSION_FACTORY, SETTINGS
 from bot.clinic import audit
 from bot.clinic import inbox as queries
+from bot.clinic.analytics import Period, RangeError, figures, parse_period
 from bot.clinic.login_failures import address_blocked
 from bot.clinic.requests import mark_request_done
 from bot.clinic.staff import LoginResult, authenticate
-from bot.console import care_templates, present
+from bot.console import care_templates, numbers, present
 from bot.console.hashing import PASSWORD_WORKERS, PasswordWorkersBusy
 from bot.console.options import CONSOLE_OPTIONS
 from bot.console.security import (
@@ -70,6 +71,7 @@ ERASE_NOT_DONE = ("A 'Delete my data' request is closed by erasing the patient's
                   "administrator does it with 'Erase conversations' on the request.")
 ERASE_UNCONFIRMED = ("Nothing was erased: tick the box to confirm that the conversations are to be erased "
                      "for good.")
+ANALYTICS_ROLES = ("clinician", "admin")
 CSV_COLUMNS = ("id", "at_utc", "actor_type", "actor_id", "actor_email", "action", "subject_type",
                "subject_id", "detail")
 
@@ -628,6 +630,73 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
     return response
 
 
+# ---- the numbers (clinicians and admins) ---------------------------------------------------
+
+def _period(request: web.Request) -> Period:
+    """The period in the query string (?range=day|week|month, or ?from=YYYY-MM-DD&to=YYYY-MM-DD in
+    clinic time); RangeError when it is not a valid one."""
+    query, tz = request.query, _tz(request)
+    return parse_period(query.get("range") or None, query.get("from") or None, query.get("to") or None,
+                        today=_now(request).astimezone(tz).date(), tz=tz)
+
+
+def _analytics_data(request: web.Request, period: Period, output: str) -> Dict[str, Any]:
+    """The period's figures as data; the view is audited (the period and format, no patient data)."""
+    staff = current_staff(request)
+    with request.app[SESSION_FACTORY].begin() as db:
+        found = figures(db, period)
+        audit.record(db, actor_type="staff", actor_id=staff.id, action="analytics_viewed",
+                     subject_type="analytics", detail={"range": period.name, "from": period.first_day.isoformat(),
+                                                       "to": period.last_day.isoformat(), "format": output},
+                     now=_now(request))
+    return numbers.as_data(found)
+
+
+@require_role(*ANALYTICS_ROLES)
+async def analytics_page(request: web.Request) -> web.Response:
+    """GET /staff/analytics?range=week (or ?from=&to=): the numbers, as charts and tables."""
+    context = {"title": "Analytics", "page": "analytics", "data": None, "error": None,
+               "query": dict(request.query), "ranges": numbers.RANGE_LABELS, "percent": numbers.percent,
+               "duration": numbers.duration, "day_label": numbers.day_label,
+               "care_labels": numbers.CARE_LABELS, "uncategorised": numbers.UNCATEGORISED}
+    try:
+        period = _period(request)
+    except RangeError as error:
+        return await render(request, "console/analytics.html", {**context, "error": str(error)}, status=400)
+    data = _analytics_data(request, period, "page")
+    return await render(request, "console/analytics.html", {**context, "data": data,
+                                                            "charts": numbers.page_charts(data)})
+
+
+@require_role(*ANALYTICS_ROLES)
+async def analytics_json(request: web.Request) -> web.Response:
+    """GET /staff/analytics.json?range=week: the same figures as JSON (400 with an error for a bad range)."""
+    try:
+        period = _period(request)
+    except RangeError as error:
+        return web.json_response({"ok": False, "error": str(error)}, status=400)
+    return web.json_response(_analytics_data(request, period, "json"))
+
+
+@require_role(*ANALYTICS_ROLES)
+async def analytics_csv(request: web.Request) -> web.Response:
+    """GET /staff/analytics.csv?range=week: the same figures as CSV rows (figure, item, title, value)."""
+    try:
+        period = _period(request)
+    except RangeError as error:
+        raise web.HTTPBadRequest(text=str(error)) from error
+    data = _analytics_data(request, period, "csv")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(numbers.CSV_COLUMNS)
+    for row in numbers.csv_rows(data):
+        writer.writerow([_csv_cell(value) for value in row])
+    return web.Response(body=buffer.getvalue().encode("utf-8"), headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="analytics-{period.first_day}-{period.last_day}.csv"',
+    })
+
+
 def add_routes(app: web.Application) -> None:
     """Every console route (all of them behind the sign-in check, except the login form)."""
     from bot.console.live import event_stream
@@ -653,3 +722,6 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/staff/audit", audit_page, name="console_audit")
     router.add_get("/staff/audit.csv", audit_csv, name="console_audit_csv")
     add_teach_routes(app)
+    router.add_get("/staff/analytics", analytics_page, name="console_analytics")
+    router.add_get("/staff/analytics.json", analytics_json, name="console_analytics_json")
+    router.add_get("/staff/analytics.csv", analytics_csv, name="console_analytics_csv")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 from bot.clinic import audit
 from bot.clinic.escalations import get_or_create_conversation
 from bot.conversations.store import open_escalation_of
-from bot.db.models import ESCALATION_PRIORITIES, ESCALATION_REASONS, Conversation, Escalation
+from bot.db.models import (
+    ESCALATION_PRIORITIES,
+    ESCALATION_REASONS,
+    Conversation,
+    Escalation,
+    EscalationCategory,
+)
+from bot.safety.vocabulary import CATEGORIES
 
 logger = logging.getLogger(__name__)
 TAKE_OVER_SUMMARY = "Taken over by staff from the conversation list."
@@ -39,13 +46,17 @@ class HandoffRequest:
     summary: str
     priority: str = "normal"
     patient_id: Optional[int] = None
+    categories: Tuple[str, ...] = ()  # a red flag's categories (bot.safety), stored for analytics
 
     def __post_init__(self) -> None:
-        """Refuse a reason or priority the escalation table would not hold."""
+        """Refuse a reason, priority or red-flag category the escalation tables would not hold."""
         if self.reason not in ESCALATION_REASONS:
             raise ValueError(f"unknown escalation reason {self.reason!r}")
         if self.priority not in ESCALATION_PRIORITIES:
             raise ValueError(f"unknown escalation priority {self.priority!r}")
+        unknown = [category for category in self.categories if category not in CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown red-flag categories {unknown}")
 
     def as_custom_message(self) -> dict:
         """The custom message (Rasa's `json_message`) that carries the request in the bot's reply."""
@@ -95,6 +106,7 @@ def escalate(session: Session, *, sender_key: str, request: HandoffRequest, now:
     elif priority == "urgent" and escalation.priority != "urgent":
         escalation.priority, escalation.reason, escalation.summary = "urgent", reason, summary
     session.flush()
+    record_categories(session, escalation, request.categories)
     audit.record(session, actor_type="bot", actor_id=None, action="escalation_opened",
                  subject_type="conversation", subject_id=conversation.id,
                  detail={"reason": reason, "priority": priority}, now=now)
@@ -131,12 +143,23 @@ def merge_into(session: Session, target: Escalation, conversation_id: int, reque
     session.add(merged)
     target.merged_reports = (target.merged_reports or 0) + 1
     session.flush()
+    record_categories(session, merged, request.categories)
     audit.record(session, actor_type="bot", actor_id=None, action="escalation_merged",
                  subject_type="conversation", subject_id=conversation_id,
                  detail={"reason": request.reason, "into_conversation": target.conversation_id}, now=now)
     logger.warning("conversation %s: urgent report merged into conversation %s (address over its limit)",
                    conversation_id, target.conversation_id)
     return merged
+
+
+def record_categories(session: Session, escalation: Escalation, categories: Iterable[str]) -> None:
+    """Store the red-flag categories of a report on its escalation (those it does not hold yet)."""
+    held = set(session.execute(select(EscalationCategory.category).where(
+        EscalationCategory.escalation_id == escalation.id)).scalars())
+    for category in dict.fromkeys(categories):
+        if category not in held:
+            session.add(EscalationCategory(escalation_id=escalation.id, category=category))
+    session.flush()
 
 
 def assign(session: Session, conversation: Conversation, staff_user_id: int, now: datetime) -> bool:

@@ -291,10 +291,11 @@ class ConversationRouter:
         return outcome
 
     def _queue_for_teaching(self, message_id: int) -> None:
-        """Put a message the assistant did not understand in the teaching queue (bot.teaching); a
-        database error is logged, never the patient's problem."""
+        """Mark a message the assistant did not understand (the analytics' fallback rate) and put it in
+        the teaching queue (bot.teaching); a database error is logged, never the patient's problem."""
         try:
             with self.sessions.begin() as session:
+                store.mark_fallback(session, message_id)
                 teaching.queue_fallback(session, message_id, self.clock())
         except (SQLAlchemyError, teaching.TeachingError) as error:  # e.g. the chat was erased meanwhile
             logger.error("message %s: not queued for teaching: %s", message_id, type(error).__name__)
@@ -369,7 +370,8 @@ class ConversationRouter:
         """Urgent guidance now, and the conversation at the top of the staff inbox."""
         await self._escalate(ref, handoff.HandoffRequest(reason="red_flag", priority="urgent",
                                                          summary=self.replies.red_flag_summary(flagged),
-                                                         patient_id=ref.patient_id))
+                                                         patient_id=ref.patient_id,
+                                                         categories=flagged.categories))
         return [self.replies.red_flag(flagged)]
 
     async def _escalate(self, ref: ConversationRef, request: handoff.HandoffRequest) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional, Sequence, Tuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -125,6 +125,11 @@ def record_inbound(session: Session, conversation: Conversation, text: str, now:
     session.add(message)
     session.flush()
     return message
+
+
+def mark_fallback(session: Session, message_id: int) -> None:
+    """Record that the assistant did not understand this patient message (for analytics)."""
+    session.execute(update(Message).where(Message.id == message_id).values(fallback=True))
 
 
 def record_outbound(session: Session, conversation_id: int, replies: Sequence[OutboundMessage], now: datetime,

@@ -317,6 +317,7 @@ class Conversation(Base):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),
         Index("ix_conversations_client_key_created_at", "client_key", "created_at"),
+        Index("ix_conversations_created_at", "created_at"),  # analytics: conversations in a range
         CheckConstraint(one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(one_of("owner", CONVERSATION_OWNERS), name="owner"),
     )
@@ -337,11 +338,15 @@ class Message(Base):
     # The quick replies a bot message offered: [{"title": ..., "payload": ...}], NULL when none.
     buttons = Column(JSON, nullable=True)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    # A patient message the assistant did not understand (its turn was a fallback: "did you mean"
+    # or the offer of staff after a second miss); NULL otherwise, and on messages older than 0014.
+    fallback = Column(Boolean, nullable=True)
 
     __table_args__ = (
         CheckConstraint(one_of("direction", MESSAGE_DIRECTIONS), name="direction"),
         CheckConstraint(one_of("author", MESSAGE_AUTHORS), name="author"),
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
+        Index("ix_messages_author_created_at", "author", "created_at"),  # analytics: patient messages
     )
 
 
@@ -387,6 +392,22 @@ class Escalation(Base):
         CheckConstraint(one_of("priority", ESCALATION_PRIORITIES), name="priority"),
         CheckConstraint(one_of("status", ESCALATION_STATUSES), name="status"),
         Index("ix_escalations_status_created_at", "status", "created_at"),
+        Index("ix_escalations_created_at", "created_at"),  # analytics: escalations in a range
+    )
+
+
+class EscalationCategory(Base):
+    """One red-flag category (bot.safety: allergy, breathing, ...) an escalation was opened or
+    merged for; the summary says the same in words, this is what analytics counts."""
+
+    __tablename__ = "escalation_categories"
+
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False)
+    category = Column(String(24), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "category", name="uq_escalation_categories_escalation_id"),
     )
 
 
@@ -454,6 +475,7 @@ class CareMessage(Base):
         CheckConstraint(one_of("kind", CARE_KINDS), name="kind"),
         CheckConstraint(one_of("status", CARE_STATUSES), name="status"),
         Index("ix_care_messages_status_due_at", "status", "due_at"),
+        Index("ix_care_messages_due_at", "due_at"),  # analytics: care messages due in a range
     )
 
 

@@ -1,8 +1,9 @@
 """What one engine turn produced: the replies for the patient and, perhaps, a request for staff.
 
 Rasa's `CollectingOutputChannel` collects dicts: `text` and `buttons` for a reply, `custom` for a
-custom action's `json_message`. A custom message may carry a `HandoffRequest`; it is never shown to
-the patient. Importable without loading Rasa.
+custom action's `json_message`. A custom message may carry a `HandoffRequest`, or a notice that the
+patient proved who they are or that the assistant did not understand (NOT_UNDERSTOOD_NOTICE); none is
+ever shown to the patient. Importable without loading Rasa.
 """
 from __future__ import annotations
 

@@ -284,6 +284,7 @@ async def test_first_miss_offers_the_best_topics_as_buttons(clinic):
     assert [b["title"] for b in buttons] == ["Does it hurt?", "Recovery and downtime", "What happens in a session",
                                              "Something else"]
     assert buttons[0]["payload"] == "Does mesotherapy hurt?"
+    assert [m.get("custom") for m in dispatcher.messages] == [NOT_UNDERSTOOD_NOTICE, {}]  # recorded as a miss
 
 
 async def test_second_miss_in_a_row_offers_staff(clinic):

@@ -39,6 +39,8 @@ class ScriptedEngine:
                                                                  Button("Cost", "/ask_cost")))])
         if text == "MC-4827 12/04/1988":  # as the verification form does when the details match
             return EngineTurn([OutboundMessage("Thanks, Alex, you're verified.")], verified=True)
+        if text == "zxq blorf":  # as the fallback action does: "did you mean", and the miss recorded
+            return EngineTurn([OutboundMessage("Sorry, I'm not sure I understood.")], understood=False)
         if text in ("handoff", "a person please"):
             return EngineTurn([OutboundMessage("I've asked a member of the team to reply here.")],
                               HandoffRequest(reason="asked_for_person", summary="asked"))

@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 TABLES = {
     "patients", "treatment_courses", "appointments", "verification_attempts", "audit_log", "staff_requests",
     "staff_users", "conversations", "messages", "inbound_receipts", "escalations", "consent_records",
-    "staff_notes", "care_messages", "login_failures", "training_examples", "alembic_version",
+    "staff_notes", "care_messages", "login_failures", "training_examples", "escalation_categories",
+    "alembic_version",
 }
 
 

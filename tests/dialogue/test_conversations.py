@@ -3,6 +3,8 @@ import itertools
 
 import pytest
 
+from bot.teaching.notice import NOT_UNDERSTOOD_NOTICE
+
 pytestmark = pytest.mark.model
 _ids = itertools.count()
 
@@ -111,8 +113,10 @@ async def test_gibberish_suggests_topics_then_offers_staff(agent):
     patient = Patient(agent)
     await patient.say("zxq blorf wibble")
     assert patient.buttons() and patient.buttons()[-1]["payload"] == "/deny"
+    assert NOT_UNDERSTOOD_NOTICE in [m.get("custom") for m in patient.last]  # the router records the miss
     reply = await patient.say("qqq zzz plonk")
     assert "still didn't understand" in reply
+    assert NOT_UNDERSTOOD_NOTICE in [m.get("custom") for m in patient.last]
     assert "asked a member of the clinic team to join" in await patient.say("yes")
 
 

@@ -15,7 +15,7 @@ from bot.channels.whatsapp import WHATSAPP
 from bot.clinic.identity import verified_channel_phone
 from bot.conversations import store
 from bot.conversations.router import ConversationRouter, RouterLimits, StaffActionError
-from bot.db.models import AuditLog, ConsentRecord, Conversation, Escalation, Message
+from bot.db.models import AuditLog, ConsentRecord, Conversation, Escalation, EscalationCategory, Message
 from bot.engine.errors import EngineFailure, EngineNotReady
 from bot.settings import Settings
 from bot.web.webchat import WEB
@@ -223,6 +223,24 @@ async def test_red_flag_gets_urgent_guidance_and_an_urgent_escalation_even_when_
         escalation = session.execute(select(Escalation)).scalar_one()
         assert (escalation.priority, escalation.reason) == ("urgent", "red_flag")
         assert "lips" not in escalation.summary  # the summary never quotes the patient
+
+
+async def test_a_message_the_engine_did_not_understand_is_marked_for_the_analytics(router, session_factory):
+    await router.receive(message("hello"))
+    await router.receive(message("zxq blorf"))
+    with session_factory() as session:
+        marks = session.execute(select(Message.text, Message.fallback).where(Message.author == "patient")
+                                .order_by(Message.id)).all()
+    assert marks == [("hello", None), ("zxq blorf", True)]
+
+
+async def test_a_red_flag_escalation_keeps_its_categories(router, session_factory):
+    await router.receive(message("my lips swelling and throat tight"))
+    with session_factory() as session:
+        escalation = session.execute(select(Escalation)).scalar_one()
+        categories = session.execute(select(EscalationCategory.category).where(
+            EscalationCategory.escalation_id == escalation.id)).scalars().all()
+    assert categories == ["allergy"]
 
 
 async def test_red_flag_in_an_oversized_message_or_a_flood_is_still_answered(router, deliverers):

@@ -4,6 +4,7 @@ import pytest
 from bot.channels.messages import Button, OutboundMessage
 from bot.conversations.handoff import HandoffRequest
 from bot.engine.turn import read_turn
+from bot.teaching.notice import NOT_UNDERSTOOD_NOTICE
 
 
 def test_replies_keep_their_order_and_a_handoff_request_is_never_shown():
@@ -16,6 +17,12 @@ def test_replies_keep_their_order_and_a_handoff_request_is_never_shown():
     assert turn.replies == [OutboundMessage("I've asked the team."),
                             OutboundMessage("Pick one", (Button("Yes", "/affirm"),))]
     assert turn.handoff == request
+
+
+def test_the_fallback_notice_marks_the_turn_and_is_never_shown():
+    turn = read_turn([{"text": "Did you mean one of these?"}, {"custom": dict(NOT_UNDERSTOOD_NOTICE)}])
+    assert not turn.understood and turn.replies == [OutboundMessage("Did you mean one of these?")]
+    assert read_turn([{"text": "hello"}, {"custom": {"turn": "other"}}]).understood
 
 
 def test_a_turn_without_a_request_has_no_handoff():
