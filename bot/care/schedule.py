@@ -352,7 +352,7 @@ def field_values(subject: CareSubject, now: datetime, profile: "ClinicProfile",
         elif name == "emergency_number":
             values[name] = profile.emergency_number
         elif name == "treatment":
-            values[name] = subject.treatment
+            values[name] = _in_sentence(subject.treatment)
         elif name == "practitioner":
             values[name] = subject.practitioner or "your clinician"
         elif name == "session_when":
@@ -363,6 +363,14 @@ def field_values(subject: CareSubject, now: datetime, profile: "ClinicProfile",
         elif name in _AFTERCARE_FIELDS and _AFTERCARE_FIELDS[name] in profile.aftercare_hours:
             values[name] = edge(aftercare_window_end(_AFTERCARE_FIELDS[name], subject.session_start, profile))
     return values
+
+
+def _in_sentence(name: str) -> str:
+    """A treatment name as it reads inside a sentence: "Hair mesotherapy" -> "hair mesotherapy"
+    (names whose second letter is a capital, like "PRP", stay as they are)."""
+    if len(name) > 1 and name[0].isupper() and name[1].islower():
+        return name[0].lower() + name[1:]
+    return name
 
 
 @dataclass(frozen=True)
