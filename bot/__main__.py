@@ -12,6 +12,8 @@
     new-secret               print a new SESSION_SECRET (the staff console's cookie key)
     purge [--dry-run]        delete conversations, messages and Rasa tracker events older than
                              RETENTION_DAYS (see bot/privacy/retention.py); prints counts per table
+    care preview [--days 7]  plan the care messages, then list what is due in the next days
+    care send-due            plan, then send every care message due now, once (bot/care/cli.py)
 
 To add a command, write `def add_x_arguments(parser)` (optional) and `def run_x(args, settings) -> int`
 (in this file or in its own module) and register a `Command` in `COMMANDS`. Only `main()`
@@ -216,6 +218,24 @@ def run_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def add_care_arguments(parser: argparse.ArgumentParser) -> None:
+    """`care preview|send-due` (bot/care/cli.py)."""
+    from bot.care.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def run_care(args: argparse.Namespace, settings: Settings) -> int:
+    """`care ...`: upgrade the schema, then plan and preview or send the care messages."""
+    from bot.care.cli import run
+
+    engine, factory = _session_factory(settings)
+    try:
+        return run(args, settings, factory)
+    finally:
+        engine.dispose()
+
+
 def run_new_secret(args: argparse.Namespace, settings: Settings) -> int:
     """`new-secret`: a fresh key for SESSION_SECRET (32 random bytes, url-safe base64), on stdout."""
     from cryptography.fernet import Fernet
@@ -237,6 +257,8 @@ COMMANDS: Dict[str, Command] = {
     "new-secret": Command("print a new SESSION_SECRET for the staff console", run_new_secret),
     "purge": Command("delete conversations and tracker events older than RETENTION_DAYS", run_purge,
                      add_purge_arguments),
+    "care": Command("plan and preview or send the care messages (preview, send-due)", run_care,
+                    add_care_arguments),
 }
 
 

@@ -255,3 +255,25 @@ def _insert_missing(session: Session, rows: List[dict]) -> None:
     statement = insert(CareMessage).on_conflict_do_nothing(index_elements=["appointment_id", "kind"])
     for start in range(0, len(rows), INSERT_BATCH):
         session.execute(statement, rows[start:start + INSERT_BATCH])
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A scheduled message as `care preview` lists it: no phone number, no text."""
+
+    due_at: datetime
+    kind: str
+    clinic_ref: str
+    channel: str
+
+
+def upcoming(session: Session, now: datetime, until: datetime) -> List[Upcoming]:
+    """The scheduled messages due before `until` (overdue ones too), soonest first."""
+    rows = session.execute(
+        select(CareMessage.due_at, CareMessage.kind, Patient.clinic_ref, Patient.preferred_channel)
+        .join(Patient, Patient.id == CareMessage.patient_id)
+        .where(CareMessage.status == "scheduled", CareMessage.due_at <= until)
+        .order_by(CareMessage.due_at, CareMessage.id)
+    ).all()
+    return [Upcoming(due_at, kind, ref, channel if channel in ("sms", "whatsapp") else "sms")
+            for due_at, kind, ref, channel in rows]
