@@ -1,7 +1,6 @@
 """The care schedule of the clinic profile: defaults, parsing, quiet hours and each kind's text."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -111,7 +110,7 @@ def test_texts_take_the_patient_own_times_and_the_profile_hours(profile):
         "aftercare_checkin", subject, tuesday, longer).text
 
 
-def test_each_kind_the_demo_patient_receives_over_a_course(session_factory, profile):
+async def test_each_kind_the_demo_patient_receives_over_a_course(session_factory, profile):
     """Plan and send every half hour for a month from the demo data seeded at START, as the patient reads it."""
     the_demo_clinic(session_factory, START, profile)
     deliverer = RecordingProactiveDeliverer()
@@ -121,7 +120,7 @@ def test_each_kind_the_demo_patient_receives_over_a_course(session_factory, prof
         with session_factory.begin() as session:
             plan_care(session, profile, now)
         before = len(deliverer.sends)
-        asyncio.run(send_due(session_factory, deliverer, now, profile=profile))
+        await send_due(session_factory, deliverer, now, profile=profile)
         received += [(now, send.external_id, send.text) for send in deliverer.sends[before:]]
         now += timedelta(minutes=30)
     alex = [(when.astimezone(LONDON).strftime("%a %d %H:%M"), text) for when, phone, text in received
@@ -145,7 +144,7 @@ def test_each_kind_the_demo_patient_receives_over_a_course(session_factory, prof
                                          "Sat 28 08:00", "Sun 29 14:00", "Tue 01 09:00"]
 
 
-def test_the_maintenance_message_after_the_last_session_of_a_course(session_factory, profile, rows):
+async def test_the_maintenance_message_after_the_last_session_of_a_course(session_factory, profile, rows):
     from tests.support.care import consenting_patient, session_at
 
     _, course = consenting_patient(session_factory, planned=2)
@@ -155,7 +154,7 @@ def test_the_maintenance_message_after_the_last_session_of_a_course(session_fact
     with session_factory.begin() as session:
         plan_care(session, profile, START)
     deliverer = RecordingProactiveDeliverer()
-    report = asyncio.run(send_due(session_factory, deliverer, START, profile=profile))
+    report = await send_due(session_factory, deliverer, START, profile=profile)
     assert report.sent == 1
     assert deliverer.texts() == [
         "Hello Alex, this is Northfield Hair Clinic. It is a few weeks since the last session of your hair "

@@ -33,8 +33,8 @@ def booked(factory, profile, channel="sms"):
     return appointment
 
 
-def send(factory, deliverer, profile, now=REMINDER_DUE, **options):
-    return asyncio.run(send_due(factory, deliverer, now, profile=profile, **options))
+async def send(factory, deliverer, profile, now=REMINDER_DUE, **options):
+    return await send_due(factory, deliverer, now, profile=profile, **options)
 
 
 def row(factory, appointment, kind):
@@ -51,9 +51,9 @@ def with_templates(profile):
     return dataclasses.replace(profile, care=dataclasses.replace(profile.care, kinds=kinds))
 
 
-def test_due_messages_are_sent_stored_in_the_conversation_and_marked(session_factory, profile, deliverer):
+async def test_due_messages_are_sent_stored_in_the_conversation_and_marked(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile)
-    report = send(session_factory, deliverer, profile)
+    report = await send(session_factory, deliverer, profile)
     # The reminder; the preparation message (due on Saturday, until 20:00) is too late by now.
     assert report.describe() == "sent 1, skipped 1, failed 0"
     assert row(session_factory, appointment, "preparation").detail == "too late"
@@ -77,46 +77,46 @@ def test_due_messages_are_sent_stored_in_the_conversation_and_marked(session_fac
     assert row(session_factory, appointment, "aftercare_checkin").status == "scheduled"  # not due yet
 
 
-def test_sending_twice_in_a_row_sends_nothing_twice(session_factory, profile, deliverer):
+async def test_sending_twice_in_a_row_sends_nothing_twice(session_factory, profile, deliverer):
     booked(session_factory, profile)
-    assert send(session_factory, deliverer, profile).sent == 1
-    assert send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(minutes=1)).sent == 0
+    assert (await send(session_factory, deliverer, profile)).sent == 1
+    assert (await send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(minutes=1))).sent == 0
     assert len(deliverer.sends) == 1
 
 
-def test_nothing_is_sent_in_quiet_hours(session_factory, profile, deliverer):
+async def test_nothing_is_sent_in_quiet_hours(session_factory, profile, deliverer):
     booked(session_factory, profile)
-    assert send(session_factory, deliverer, profile, datetime(2026, 11, 22, 21, 30, tzinfo=timezone.utc)).sent == 0
+    assert (await send(session_factory, deliverer, profile, datetime(2026, 11, 22, 21, 30, tzinfo=timezone.utc))).sent == 0
     assert deliverer.sends == []
-    assert send(session_factory, deliverer, profile, datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)).sent == 1
+    assert (await send(session_factory, deliverer, profile, datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc))).sent == 1
 
 
-def test_stop_on_the_channel_skips_the_message(session_factory, profile, deliverer):
+async def test_stop_on_the_channel_skips_the_message(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile)
     with session_factory.begin() as session:
         store.set_opt_out(session, PHONE, "sms", True, START)
-    report = send(session_factory, deliverer, profile)
+    report = await send(session_factory, deliverer, profile)
     assert (report.sent, report.skipped) == (0, 2)
     reminder = row(session_factory, appointment, "reminder")
     assert (reminder.status, reminder.detail, reminder.message_id) == ("skipped", "opted out", None)
     with session_factory.begin() as session:  # START resumes them: the check-in goes
         store.set_opt_out(session, PHONE, "sms", False, START)
-    assert send(session_factory, deliverer, profile, datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)).sent == 1
+    assert (await send(session_factory, deliverer, profile, datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc))).sent == 1
 
 
-def test_consent_withdrawn_after_planning_is_checked_at_send_time(session_factory, profile, deliverer):
+async def test_consent_withdrawn_after_planning_is_checked_at_send_time(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile)
     with session_factory.begin() as session:
         session.execute(update(Patient).values(care_consent=False))
-    report = send(session_factory, deliverer, profile)
+    report = await send(session_factory, deliverer, profile)
     assert (report.sent, report.skipped) == (0, 2)
     assert row(session_factory, appointment, "reminder").detail == "consent withdrawn"
 
 
-def test_whatsapp_outside_the_window_gets_the_template(session_factory, profile, deliverer):
+async def test_whatsapp_outside_the_window_gets_the_template(session_factory, profile, deliverer):
     templated = with_templates(profile)
     appointment = booked(session_factory, templated, channel="whatsapp")
-    send(session_factory, deliverer, templated)
+    await send(session_factory, deliverer, templated)
     reminder = deliverer.sends[0]
     assert reminder.channel == "whatsapp"
     assert reminder.template == WhatsAppTemplate(twilio_content_sid="HXreminder", meta_name="care_reminder",
@@ -124,59 +124,59 @@ def test_whatsapp_outside_the_window_gets_the_template(session_factory, profile,
     assert row(session_factory, appointment, "reminder").channel == "whatsapp"
 
 
-def test_whatsapp_inside_the_window_gets_free_text(session_factory, profile, deliverer):
+async def test_whatsapp_inside_the_window_gets_free_text(session_factory, profile, deliverer):
     templated = with_templates(profile)
     booked(session_factory, templated, channel="whatsapp")
     with session_factory.begin() as session:
         conversation = store.conversation_for(session, "whatsapp", PHONE, START)
         conversation.last_patient_message_at = REMINDER_DUE - timedelta(hours=3)
-    send(session_factory, deliverer, templated)
+    await send(session_factory, deliverer, templated)
     assert [s.template for s in deliverer.sends] == [None]
     assert deliverer.sends[0].text.startswith("Hello Alex, a reminder")
 
 
-def test_whatsapp_without_a_template_outside_the_window_is_skipped(session_factory, profile, deliverer):
+async def test_whatsapp_without_a_template_outside_the_window_is_skipped(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile, channel="whatsapp")
-    assert send(session_factory, deliverer, profile).skipped == 2
+    assert (await send(session_factory, deliverer, profile)).skipped == 2
     assert row(session_factory, appointment, "reminder").detail == "no WhatsApp template"
     assert deliverer.sends == []
 
 
-def test_a_refused_send_is_failed_with_the_platform_error_code(session_factory, profile):
+async def test_a_refused_send_is_failed_with_the_platform_error_code(session_factory, profile):
     appointment = booked(session_factory, profile)
     refusing = RecordingProactiveDeliverer(fail_with=ChannelSendError("sms", 400, 21610))
-    assert send(session_factory, refusing, profile).failed == 1
+    assert (await send(session_factory, refusing, profile)).failed == 1
     reminder = row(session_factory, appointment, "reminder")
     assert (reminder.status, reminder.error_code, reminder.message_id) == ("failed", "21610", None)
     with session_factory.begin() as session:
         assert session.execute(select(Message)).scalars().all() == []  # the copy of what never went
 
 
-def test_a_send_without_an_answer_is_unknown_and_never_sent_again(session_factory, profile, deliverer):
+async def test_a_send_without_an_answer_is_unknown_and_never_sent_again(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile)
     timing_out = RecordingProactiveDeliverer(fail_with=asyncio.TimeoutError())
-    assert send(session_factory, timing_out, profile).unknown == 1
+    assert (await send(session_factory, timing_out, profile)).unknown == 1
     assert row(session_factory, appointment, "reminder").status == "unknown"
-    assert send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(hours=1)).sent == 0
+    assert (await send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(hours=1))).sent == 0
 
 
-def test_a_row_left_sending_by_a_crashed_sender_becomes_unknown_and_is_not_sent(session_factory, profile, deliverer):
+async def test_a_row_left_sending_by_a_crashed_sender_becomes_unknown_and_is_not_sent(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile)
     with session_factory.begin() as session:  # a sender claimed it, then died
         session.execute(update(CareMessage).where(CareMessage.kind == "reminder").values(
             status="sending", claimed_at=REMINDER_DUE))
-    report = send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(minutes=5))
+    report = await send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(minutes=5))
     assert (report.sent, report.unknown) == (0, 0)  # the reminder is still in flight
-    report = send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(minutes=11))
+    report = await send(session_factory, deliverer, profile, REMINDER_DUE + timedelta(minutes=11))
     assert (report.sent, report.unknown) == (0, 1)
     reminder = row(session_factory, appointment, "reminder")
     assert (reminder.status, reminder.detail) == ("unknown", "sender stopped mid-send")
     assert not any("reminder" in text for text in deliverer.texts())
 
 
-def test_a_message_past_its_latest_moment_is_skipped_too_late(session_factory, profile, deliverer):
+async def test_a_message_past_its_latest_moment_is_skipped_too_late(session_factory, profile, deliverer):
     appointment = booked(session_factory, profile)
-    report = send(session_factory, deliverer, profile, MONDAY_14 - timedelta(hours=1))
+    report = await send(session_factory, deliverer, profile, MONDAY_14 - timedelta(hours=1))
     assert report.sent == 0 and report.skipped == 2
     assert row(session_factory, appointment, "reminder").detail == "too late"
 
