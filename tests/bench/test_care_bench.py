@@ -1,13 +1,16 @@
 """bench/care.py on a small SQLite database: its figures are what happened."""
 from __future__ import annotations
 
+import asyncio
+
 from bench.care import measure
 from bench.report import care_lines
 from tests.support.database import migrate_sqlite_file
 
 
-def test_care_bench_plans_and_sends_each_booking_once(tmp_path):
-    figures = measure(f"sqlite:///{migrate_sqlite_file(tmp_path / 'care.db')}", 40)
+async def test_care_bench_plans_and_sends_each_booking_once(tmp_path):
+    # In a thread of its own: the bench runs its own event loop, as it does from a shell.
+    figures = await asyncio.to_thread(measure, f"sqlite:///{migrate_sqlite_file(tmp_path / 'care.db')}", 40)
     # Per booking: the reminder and check-in scheduled; the preparation message already too late.
     assert (figures["plan"]["created"], figures["plan"]["skipped"]) == (80, 40)
     assert figures["plan_again"]["created"] == 0 and figures["plan_again"]["unchanged"] == 120
