@@ -125,3 +125,23 @@ async def test_care_interval_zero_turns_the_server_run_off(db_url, session_facto
 def test_care_interval_from_the_environment():
     assert Settings.from_env({}).care_interval_seconds == 60
     assert Settings.from_env({"CARE_INTERVAL_SECONDS": "0"}).care_interval_seconds == 0
+
+
+async def test_a_channel_that_cannot_write_first_fails_the_message_and_says_so(db_url, session_factory, profile):
+    from bot.care.plan import plan_care
+    from bot.care.sender import RouterDeliverers, send_due
+    from tests.support.deliverers import RecordingDeliverer
+
+    settings = Settings.from_env({"DATABASE_URL": db_url})
+    _, course = consenting_patient(session_factory)
+    appointment = session_at(session_factory, course, START + timedelta(days=1))
+    with session_factory.begin() as session:
+        plan_care(session, profile, START)
+    router = ConversationRouter(settings, session_factory, engine=None)  # type: ignore[arg-type]
+    router.register(RecordingDeliverer(kind=SMS))  # replies only: no send_proactive
+    report = await send_due(session_factory, RouterDeliverers(router), START + timedelta(hours=1), profile=profile)
+    assert report.failed == 1
+    with session_factory.begin() as session:
+        reminder = session.execute(select(CareMessage).where(CareMessage.appointment_id == appointment,
+                                                             CareMessage.kind == "reminder")).scalar_one()
+        assert (reminder.status, reminder.detail, reminder.message_id) == ("failed", "no deliverer", None)
