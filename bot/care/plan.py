@@ -15,7 +15,9 @@ One pass, a handful of queries whatever the number of bookings:
   the phone number removed, when the kind was switched off, or (maintenance) when the course went on.
 
 Idempotent: the unique (appointment, kind) makes a second pass (or a second replica's at the same
-moment) add nothing; only rows still "scheduled" are ever changed. Sent rows stay as they are.
+moment) add nothing (ON CONFLICT DO NOTHING); only rows still "scheduled" are ever changed, by
+updates guarded with `status = 'scheduled'`, so a row a sender claimed meanwhile is left to it.
+Sent rows stay as they are: a session moved after its reminder went does not get a second one.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Dict, List, Optional, Set, Tuple
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.care.schedule import CareSchedule, Window
@@ -113,28 +115,29 @@ def plan_care(session: Session, profile: ClinicProfile, now: datetime) -> PlanRe
     unwanted = [row.appointment_id for key, row in existing.items()
                 if row.status == "scheduled" and key not in wanted and row.appointment_id not in by_id]
     states = _states(session, sorted(set(unwanted)))
+    changes: List[dict] = []
     for key, row in existing.items():
         if row.status != "scheduled":
             report.unchanged += 1
             continue
         want = wanted.get(key)
         if want is None:
-            row.status = "cancelled"
-            row.detail = _why_not(row, by_id.get(row.appointment_id), enabled, anchors, states)
+            detail = _why_not(row, by_id.get(row.appointment_id), enabled, anchors, states)
+            changes.append(_change(row, "cancelled", detail, row.due_at))
             report.cancelled += 1
         elif want.status == "skipped":
-            row.status, row.detail, row.due_at = "skipped", want.detail, want.due_at
+            changes.append(_change(row, "skipped", want.detail, want.due_at))
             report.skipped += 1
         elif want.due_at != row.due_at:
-            row.due_at = want.due_at
+            changes.append(_change(row, "scheduled", None, want.due_at))
             report.moved += 1
         else:
             report.unchanged += 1
+    _apply(session, changes, now)
 
     new_rows = [dict(appointment_id=key[0], patient_id=by_id[key[0]].patient_id, kind=key[1], due_at=want.due_at,
                      status=want.status, detail=want.detail, created_at=now, updated_at=now)
                 for key, want in wanted.items() if key not in existing]
-    session.flush()  # the moves and cancellations first
     _insert_missing(session, new_rows)
     report.created += sum(1 for row in new_rows if row["status"] == "scheduled")
     report.skipped += sum(1 for row in new_rows if row["status"] == "skipped")
@@ -147,6 +150,25 @@ def _eligible(since: datetime) -> tuple:
     of patients with care consent and a phone number (over Appointment, TreatmentCourse, Patient)."""
     return (Patient.care_consent.is_(True), Patient.phone_e164.isnot(None),
             Appointment.status.in_(COUNTED), Appointment.starts_at >= since)
+
+
+def _change(row: CareMessage, status: str, detail: Optional[str], due_at: datetime) -> dict:
+    """One guarded update of a scheduled row (see `_apply`)."""
+    return {"row_id": row.id, "new_status": status, "new_detail": detail, "new_due_at": due_at}
+
+
+def _apply(session: Session, changes: List[dict], now: datetime) -> None:
+    """Write the changes, each only if its row is still "scheduled": a sender may have claimed it
+    since it was read, and a claimed row is the sender's alone."""
+    if not changes:
+        return
+    statement = (update(CareMessage)
+                 .where(CareMessage.id == bindparam("row_id"), CareMessage.status == "scheduled")
+                 .values(status=bindparam("new_status"), detail=bindparam("new_detail"),
+                         due_at=bindparam("new_due_at"), updated_at=now)
+                 .execution_options(synchronize_session=False))
+    for start in range(0, len(changes), INSERT_BATCH):
+        session.execute(statement, changes[start:start + INSERT_BATCH])
 
 
 def _candidates(session: Session, since: datetime) -> List[Candidate]:
