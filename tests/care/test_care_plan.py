@@ -51,26 +51,26 @@ def test_no_consent_or_no_phone_plans_nothing(session_factory, profile, consent,
     assert outbox(session_factory) == {}
 
 
-def test_planning_again_adds_nothing(session_factory, profile):
-    _, course = consenting_patient(session_factory)
-    session_at(session_factory, course, MONDAY_14)
-    plan(session_factory, profile)
-    first = outbox(session_factory)
-    again = plan(session_factory, profile, START + timedelta(hours=1))
+def test_planning_again_adds_nothing(any_session_factory, profile):
+    _, course = consenting_patient(any_session_factory)
+    session_at(any_session_factory, course, MONDAY_14)
+    plan(any_session_factory, profile)
+    first = outbox(any_session_factory)
+    again = plan(any_session_factory, profile, START + timedelta(hours=1))
     assert (again.created, again.moved, again.cancelled, again.unchanged) == (0, 0, 0, 3)
-    assert outbox(session_factory) == first
+    assert outbox(any_session_factory) == first
 
 
-def test_a_moved_session_moves_its_scheduled_messages(session_factory, profile):
-    _, course = consenting_patient(session_factory)
-    monday = session_at(session_factory, course, MONDAY_14)
-    plan(session_factory, profile)
-    with session_factory.begin() as session:
+def test_a_moved_session_moves_its_scheduled_messages(any_session_factory, profile):
+    _, course = consenting_patient(any_session_factory)
+    monday = session_at(any_session_factory, course, MONDAY_14)
+    plan(any_session_factory, profile)
+    with any_session_factory.begin() as session:
         session.execute(update(Appointment).where(Appointment.id == monday)
                         .values(starts_at=MONDAY_14 + timedelta(days=2, hours=-4)))  # Wednesday 10:00
-    report = plan(session_factory, profile)
+    report = plan(any_session_factory, profile)
     assert report.moved == 3
-    assert outbox(session_factory) == {
+    assert outbox(any_session_factory) == {
         (monday, "preparation"): ("Mon 23 08:00", "scheduled", None),  # Sunday 22:00 is quiet
         (monday, "reminder"): ("Tue 24 10:00", "scheduled", None),
         (monday, "aftercare_checkin"): ("Thu 26 09:00", "scheduled", None),
@@ -78,14 +78,14 @@ def test_a_moved_session_moves_its_scheduled_messages(session_factory, profile):
 
 
 @pytest.mark.parametrize("status, detail", [("cancelled", "session cancelled"), ("no_show", "session no-show")])
-def test_a_cancelled_session_cancels_its_messages(session_factory, profile, status, detail):
-    _, course = consenting_patient(session_factory)
-    monday = session_at(session_factory, course, MONDAY_14)
-    plan(session_factory, profile)
-    with session_factory.begin() as session:
+def test_a_cancelled_session_cancels_its_messages(any_session_factory, profile, status, detail):
+    _, course = consenting_patient(any_session_factory)
+    monday = session_at(any_session_factory, course, MONDAY_14)
+    plan(any_session_factory, profile)
+    with any_session_factory.begin() as session:
         session.execute(update(Appointment).where(Appointment.id == monday).values(status=status))
-    assert plan(session_factory, profile).cancelled == 3
-    assert {value[1:] for value in outbox(session_factory).values()} == {("cancelled", detail)}
+    assert plan(any_session_factory, profile).cancelled == 3
+    assert {value[1:] for value in outbox(any_session_factory).values()} == {("cancelled", detail)}
 
 
 def test_a_deleted_session_takes_its_messages_with_it(session_factory, profile):
@@ -131,19 +131,19 @@ def test_a_booking_made_too_late_for_a_message_records_it_skipped(session_factor
     assert rows[(soon, "reminder")] == ("Thu 19 15:00", "scheduled", None)  # overdue, still in time: goes now
 
 
-def test_maintenance_only_after_the_last_session_of_the_course(session_factory, profile):
-    _, course = consenting_patient(session_factory, planned=3)
-    session_at(session_factory, course, START - timedelta(days=7), "completed")
-    second = session_at(session_factory, course, MONDAY_14)
-    plan(session_factory, profile)
-    assert not [key for key in outbox(session_factory) if key[1] == "maintenance"]
-    third = session_at(session_factory, course, MONDAY_14 + timedelta(days=7))
-    plan(session_factory, profile)
-    assert outbox(session_factory)[(third, "maintenance")] == ("Mon 28 10:00", "scheduled", None)
+def test_maintenance_only_after_the_last_session_of_the_course(any_session_factory, profile):
+    _, course = consenting_patient(any_session_factory, planned=3)
+    session_at(any_session_factory, course, START - timedelta(days=7), "completed")
+    second = session_at(any_session_factory, course, MONDAY_14)
+    plan(any_session_factory, profile)
+    assert not [key for key in outbox(any_session_factory) if key[1] == "maintenance"]
+    third = session_at(any_session_factory, course, MONDAY_14 + timedelta(days=7))
+    plan(any_session_factory, profile)
+    assert outbox(any_session_factory)[(third, "maintenance")] == ("Mon 28 10:00", "scheduled", None)
     # The course goes on: a fourth session is booked; the maintenance message moves to after it.
-    fourth = session_at(session_factory, course, MONDAY_14 + timedelta(days=14))
-    report = plan(session_factory, profile)
-    rows = outbox(session_factory)
+    fourth = session_at(any_session_factory, course, MONDAY_14 + timedelta(days=14))
+    report = plan(any_session_factory, profile)
+    rows = outbox(any_session_factory)
     assert rows[(third, "maintenance")][1:] == ("cancelled", "course continues")
     assert rows[(fourth, "maintenance")][1] == "scheduled"
     assert report.cancelled == 1
