@@ -13,7 +13,9 @@ In one run, on the trained model (models/clinic.tar.gz):
    "postgres2" is the scaled-out form: two replicas of our server (each its own port; the same
    database, Redis and action server) with the web conversations spread round-robin over them,
    against one `rasa run` process, at the same N and workload (no long conversation or webhooks);
-3. a timed `rasa train --force` into a temporary folder.
+3. a timed `rasa train --force` into a temporary folder;
+4. care messages (bench/care.py): planning and sending for 10,000 bookings on SQLite (and
+   PostgreSQL when it answers): time, ms and SQL statements per message.
 
 Writes bench/results/scale.json and scale.md (also model.json, the in-process figures) and prints
 the Markdown. Server logs go to bench/results/logs/.
@@ -163,6 +165,18 @@ def measure_encoder() -> dict:
                                    IN_PROCESS_TIMEOUT_SECONDS)
         if status != 0 or not output.exists():
             return {"error": f"exit status {status}; see {LOGS / 'encoder.log'}"}
+        return json.loads(output.read_text())
+
+
+def measure_care() -> dict:
+    """bench/care.py in a child process: care messages for 10,000 bookings (or {"error": ...})."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        output = Path(scratch) / "care.json"
+        command = [sys.executable, "-m", "bench.care", str(output)]
+        status = run_to_completion(ManagedProcess("care", command, dict(os.environ), LOGS / "care.log"),
+                                   IN_PROCESS_TIMEOUT_SECONDS)
+        if status != 0 or not output.exists():
+            return {"error": f"exit status {status}; see {LOGS / 'care.log'}"}
         return json.loads(output.read_text())
 
 
@@ -337,6 +351,8 @@ def main() -> int:
     results["in_process"] = measure_in_process(plan)
     logger.info("sentence encoder figures")
     results["encoder"] = measure_encoder()
+    logger.info("care messages: planning and sending for 10,000 bookings")
+    results["care"] = measure_care()
     pool = faq_questions()
     pool = spread(pool, plan.calibration_questions) if plan.calibration_questions else pool
     results["configurations"] = {}

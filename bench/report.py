@@ -402,7 +402,29 @@ def markdown(results: dict) -> str:
     lines += table(["config", "server", "seconds", "VmRSS MB (end)", "VmHWM MB"], startup_rows(results))
     lines += ["", "## In-process model and training", ""] + in_process_lines(results)
     lines += ["", "## Sentence encoder alone (bench/encoder.py)", ""] + encoder_lines(results.get("encoder"))
+    lines += ["", "## Care messages (bench/care.py: plan and send for N bookings, recording deliverer)", ""]
+    lines += care_lines(results.get("care"))
     problems = problem_lines(results)
     if problems:
         lines += ["", "## Notes", ""] + problems
     return "\n".join(lines) + "\n"
+
+
+def care_lines(care: Optional[dict]) -> List[str]:
+    """The care table: per backend, planning time and statements, then time and statements per message."""
+    if not care:
+        return ["not measured"]
+    if care.get("error"):
+        return [f"error: {care['error']}"]
+    rows = []
+    for backend, figures in care.items():
+        if figures.get("skipped"):
+            rows.append([backend, figures["skipped"], "", "", "", "", "", ""])
+            continue
+        plan, again, send = figures.get("plan", {}), figures.get("plan_again", {}), figures.get("send", {})
+        rows.append([backend, figures.get("bookings"), f"{plan.get('seconds')} s / {plan.get('statements')}",
+                     f"{again.get('seconds')} s / {again.get('statements')}", send.get("sent"),
+                     send.get("ms_per_message"), send.get("statements_per_message"),
+                     _get(figures, "send_again", "sent")])
+    return table(["backend", "bookings", "plan (time / SQL)", "plan again", "sent", "ms per message",
+                  "SQL per message", "second send sent"], rows)

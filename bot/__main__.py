@@ -14,6 +14,8 @@
                              RETENTION_DAYS (see bot/privacy/retention.py); prints counts per table
     export-nlu [--out PATH]  write the examples staff labelled ("Teach the assistant") as Rasa NLU
                              data for review (default var/teaching/nlu_from_staff.yml; never data/)
+    care preview [--days 7]  plan the care messages, then list what is due in the next days
+    care send-due            plan, then send every care message due now, once (bot/care/cli.py)
 
 To add a command, write `def add_x_arguments(parser)` (optional) and `def run_x(args, settings) -> int`
 (in this file or in its own module) and register a `Command` in `COMMANDS`. Only `main()`
@@ -256,6 +258,22 @@ def run_export_nlu(args: argparse.Namespace, settings: Settings) -> int:
           f"'new topic needed' and {counts['conflicting']} conflicting as comments, to {written}")
     print("a clinician reviews them and moves the right ones into data/nlu/")
     return 0
+def add_care_arguments(parser: argparse.ArgumentParser) -> None:
+    """`care preview|send-due` (bot/care/cli.py)."""
+    from bot.care.cli import add_arguments
+
+    add_arguments(parser)
+
+
+def run_care(args: argparse.Namespace, settings: Settings) -> int:
+    """`care ...`: upgrade the schema, then plan and preview or send the care messages."""
+    from bot.care.cli import run
+
+    engine, factory = _session_factory(settings)
+    try:
+        return run(args, settings, factory)
+    finally:
+        engine.dispose()
 
 
 def run_new_secret(args: argparse.Namespace, settings: Settings) -> int:
@@ -281,6 +299,8 @@ COMMANDS: Dict[str, Command] = {
                      add_purge_arguments),
     "export-nlu": Command("write the examples staff labelled as NLU data for review", run_export_nlu,
                           add_export_nlu_arguments),
+    "care": Command("plan and preview or send the care messages (preview, send-due)", run_care,
+                    add_care_arguments),
 }
 
 

@@ -26,6 +26,7 @@ from bot.appkeys import (
     SESSION_FACTORY,
     SETTINGS,
 )
+from bot.care.task import periodic_care
 from bot.channels import twilio, whatsapp
 from bot.channels.twilio import TwilioDeliverer
 from bot.console import setup_console
@@ -169,7 +170,7 @@ def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: O
                          autoescape=jinja2.select_autoescape(["html"]))
     app.cleanup_ctx.extend([
         _database, _http_client, _background_tasks, _engine_context(engine),
-        _router_context(screen, use_default_screen), periodic_purge(),
+        _router_context(screen, use_default_screen), periodic_purge(), periodic_care(),
     ])
     setup_pages(app)
     setup_webhooks(app)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 if TYPE_CHECKING:  # the channel modules bring aiohttp, which the clinic domain never imports
+    from bot.care.schedule import CareSchedule
     from bot.channels.twilio import TwilioConfig
     from bot.channels.whatsapp import WhatsAppConfig
 
@@ -79,6 +80,8 @@ class ClinicProfile:
     preparation_hours: Mapping[str, int]
     typical_reply_minutes: int = 30  # what patients are told to expect while the clinic is open
     starter_questions: Tuple[str, ...] = DEFAULT_STARTER_QUESTIONS  # the web chat's first screen
+    # The messages written first around each session (`care_messages:`, bot/care/schedule.py).
+    care: CareSchedule = field(default_factory=lambda: _care_schedule(None))
 
     @classmethod
     def load(cls, path: Path, environ: Mapping[str, str]) -> "ClinicProfile":
@@ -96,6 +99,13 @@ class ClinicProfile:
             missing = [key for key in keys if key not in (raw.get(table) or {})]
             if missing:
                 raise SettingsError(f"clinic profile {path}: {table} needs hours for {', '.join(missing)}")
+        aftercare_hours = {str(k): int(v) for k, v in (raw.get("aftercare_hours") or {}).items()}
+        preparation_hours = {str(k): int(v) for k, v in (raw.get("preparation_hours") or {}).items()}
+        care = _care_schedule(raw.get("care_messages"))
+        try:
+            care.check_profile(aftercare_hours, preparation_hours)
+        except ValueError as error:
+            raise SettingsError(f"CLINIC_PROFILE: {error}") from error
         return cls(
             name=environ.get("CLINIC_NAME") or raw.get("name", "The clinic"),
             timezone=timezone,
@@ -105,11 +115,22 @@ class ClinicProfile:
             currency=str(raw.get("currency", "GBP")),
             opening_hours=OpeningHours.parse(raw.get("opening_hours") or {}),
             prices={str(k): float(v) for k, v in (raw.get("prices") or {}).items()},
-            aftercare_hours={str(k): int(v) for k, v in (raw.get("aftercare_hours") or {}).items()},
-            preparation_hours={str(k): int(v) for k, v in (raw.get("preparation_hours") or {}).items()},
+            aftercare_hours=aftercare_hours,
+            preparation_hours=preparation_hours,
             typical_reply_minutes=int(raw.get("typical_reply_minutes", 30)),
             starter_questions=tuple(str(q) for q in raw.get("starter_questions") or DEFAULT_STARTER_QUESTIONS)[:4],
+            care=care,
         )
+
+
+def _care_schedule(raw: object) -> "CareSchedule":
+    """The care schedule from `care_messages:` (the defaults when absent); SettingsError if malformed."""
+    from bot.care.schedule import CareSchedule
+
+    try:
+        return CareSchedule.parse(raw)  # type: ignore[arg-type]  # parse checks the shape itself
+    except ValueError as error:
+        raise SettingsError(f"CLINIC_PROFILE: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,9 @@ class Settings:
     # 0 turns the server's purge off, e.g. on all but one replica). See bot/privacy/retention.py.
     retention_days: int = 365
     purge_interval_hours: float = 24.0
+    # Care messages (bot/care): the server plans and sends what is due every CARE_INTERVAL_SECONDS
+    # (0 turns it off, e.g. to run `python -m bot care send-due` from cron instead).
+    care_interval_seconds: float = 60.0
     # Behind a reverse proxy: the proxies (addresses or networks) whose X-Forwarded-For is believed;
     # empty means the peer address is the client (bot/web/client_address.py).
     trusted_proxies: Tuple[str, ...] = ()
@@ -221,6 +245,7 @@ class Settings:
             sign_in_queue=_number(env, "SIGN_IN_QUEUE", 8, int),
             retention_days=_number(env, "RETENTION_DAYS", 365, int),
             purge_interval_hours=_number(env, "PURGE_INTERVAL_HOURS", 24.0, float, allow_zero=True),
+            care_interval_seconds=_number(env, "CARE_INTERVAL_SECONDS", 60.0, float, allow_zero=True),
             trusted_proxies=_trusted_proxies(env.get("TRUSTED_PROXIES", "")),
             address_new_chats_per_hour=_number(env, "ADDRESS_NEW_CHATS_PER_HOUR", 20, int),
             address_urgent_per_hour=_number(env, "ADDRESS_URGENT_PER_HOUR", 1, int),

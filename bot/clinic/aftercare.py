@@ -170,3 +170,19 @@ def preparation_answer(
     elif not _mentioned(key, NOT_MEDICINES):
         text += " If a doctor prescribed it for you, ask your doctor before stopping."
     return f"{text}\n{CLINICIAN_LINE}"
+
+
+def aftercare_window_end(topic: str, session_start: datetime, profile: ClinicProfile) -> datetime:
+    """When `topic` (washing, exercise, sun, styling) is fine again after a session started then (UTC;
+    real elapsed hours, as `aftercare_answer` counts them)."""
+    if topic not in _WAIT_BEFORE:
+        raise ValueError(f"topic must be one of {AFTERCARE_TOPICS}, not {topic!r}")
+    hours = _window_hours(profile.aftercare_hours, topic)
+    return session_start.astimezone(timezone.utc) + timedelta(hours=hours)
+
+
+def preparation_window_start(session_start: datetime, profile: ClinicProfile) -> datetime:
+    """When the patient should start avoiding blood-thinning things before a session (UTC; real
+    elapsed hours, as `preparation_answer` counts them)."""
+    hours = _window_hours(profile.preparation_hours, "blood_thinning")
+    return session_start.astimezone(timezone.utc) - timedelta(hours=hours)
