@@ -3,7 +3,6 @@ SMS through (stub) Twilio with a StatusCallback, its delivery recorded from a si
 patient's reply confirming the session."""
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
@@ -13,14 +12,19 @@ from bot.care.plan import plan_care
 from bot.care.sender import RouterDeliverers, send_due
 from bot.db.models import Appointment, CareMessage, Message, Patient
 from tests.bot.web.test_delivery_statuses import post_status, status_form
-from tests.bot.web.test_webhooks import PATIENT, post_twilio, sms_form
-from tests.bot.web.test_webhooks import client, platform  # noqa: F401  (their app: Twilio and Meta stubbed)
+from tests.bot.web.test_webhooks import (  # noqa: F401  (their app: Twilio and Meta stubbed)
+    PATIENT,
+    client,
+    platform,
+    post_twilio,
+    sms_form,
+)
 
 # A Tuesday, 11:00 in London: outside quiet hours.
 NOON = datetime(2026, 12, 8, 11, 0, tzinfo=timezone.utc)
 
 
-async def test_a_reminder_is_sent_once_delivered_and_confirmed_by_the_patients_1(client, platform, rows):
+async def test_a_reminder_is_sent_once_delivered_and_confirmed_by_the_patients_1(client, platform, rows):  # noqa: F811
     patient = rows.patient(phone=PATIENT)
     session_at = NOON + timedelta(hours=23)
     appointment = rows.appointment(rows.course(patient), session_at)
