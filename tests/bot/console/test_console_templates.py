@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Any, Mapping, Tuple
+from typing import Mapping, Tuple
 
 import aiohttp
 import pytest
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.channels.whatsapp import CloudApiDeliverer, WhatsAppConfig
 from bot.console import care_templates
 from bot.db.models import AuditLog, Message, utcnow
-from bot.settings import ClinicProfile, Settings
+from bot.settings import Settings
 from tests.support.platforms import WHATSAPP_APP_SECRET, PlatformStub, graph_base
 
 PATIENT = "+447700900123"
@@ -39,11 +39,6 @@ class CareSettings:
     kinds: Mapping[str, KindSettings]
 
 
-@dataclasses.dataclass(frozen=True)
-class ClinicWithCare(ClinicProfile):
-    care: Any = None
-
-
 CARE = CareSettings(kinds={
     "reminder": KindSettings(
         text="Hello {first_name}, a reminder from {clinic_name}: your session is {session_when}.",
@@ -54,8 +49,7 @@ CARE = CareSettings(kinds={
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    fields = {f.name: getattr(settings.clinic, f.name) for f in dataclasses.fields(ClinicProfile)}
-    return dataclasses.replace(settings, clinic=ClinicWithCare(**fields, care=CARE))
+    return dataclasses.replace(settings, clinic=dataclasses.replace(settings.clinic, care=CARE))
 
 
 @pytest.fixture
