@@ -79,6 +79,8 @@ class ClinicProfile:
     preparation_hours: Mapping[str, int]
     typical_reply_minutes: int = 30  # what patients are told to expect while the clinic is open
     starter_questions: Tuple[str, ...] = DEFAULT_STARTER_QUESTIONS  # the web chat's first screen
+    on_call_phone: str = ""  # gets an SMS when an urgent case waits too long in opening hours ("": nobody)
+    urgent_page_after_minutes: int = 5  # how long an urgent case may wait untaken before that SMS
 
     @classmethod
     def load(cls, path: Path, environ: Mapping[str, str]) -> "ClinicProfile":
@@ -109,7 +111,20 @@ class ClinicProfile:
             preparation_hours={str(k): int(v) for k, v in (raw.get("preparation_hours") or {}).items()},
             typical_reply_minutes=int(raw.get("typical_reply_minutes", 30)),
             starter_questions=tuple(str(q) for q in raw.get("starter_questions") or DEFAULT_STARTER_QUESTIONS)[:4],
+            on_call_phone=(environ.get("ON_CALL_PHONE") or str(raw.get("on_call_phone") or "")).strip(),
+            urgent_page_after_minutes=_page_after_minutes(path, raw.get("urgent_page_after_minutes", 5)),
         )
+
+
+def _page_after_minutes(path: Path, value: object) -> int:
+    """`urgent_page_after_minutes` as a whole number of minutes, at least 1."""
+    try:
+        minutes = int(str(value))
+    except ValueError as error:
+        raise SettingsError(f"clinic profile {path}: urgent_page_after_minutes must be a number of minutes") from error
+    if minutes < 1:
+        raise SettingsError(f"clinic profile {path}: urgent_page_after_minutes must be at least 1")
+    return minutes
 
 
 @dataclass(frozen=True)
