@@ -1,7 +1,8 @@
 """Which urgent cases the on-call phone should hear about, claimed once across replicas.
 
 An urgent escalation still waiting (nobody took it) `urgent_page_after_minutes` after it was
-opened, while the clinic is open, is paged once: `claim_pages` sets `paged_at` and audits it in
+opened, while the clinic is open, is paged once (a case from before opening counts its wait
+from the opening: it is paged N minutes after the clinic opens if nobody has taken it by then): `claim_pages` sets `paged_at` and audits it in
 the caller's transaction, locking the rows it claims (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so
 two replicas never claim the same case; SQLite serialises writers anyway). Outside opening hours
 nothing is paged: the patient has already been told the clinic is closed and given the
@@ -11,7 +12,7 @@ waiting and where the console is.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import List
+from typing import List, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,13 +31,24 @@ def page_text(clinic_name: str, public_base_url: str) -> str:
     return f"Urgent case waiting in the {clinic_name} console: {public_base_url.rstrip('/')}{CONSOLE_PATH}"
 
 
+def _open_since(profile: ClinicProfile, now: datetime) -> Optional[datetime]:
+    """When the clinic opened today if it is open at `now`, else None."""
+    if not is_open(profile, now):
+        return None
+    local = now.astimezone(profile.timezone)
+    opens = profile.opening_hours.days[local.weekday()][0]
+    return datetime.combine(local.date(), opens, tzinfo=profile.timezone)
+
+
 def claim_pages(session: Session, profile: ClinicProfile, now: datetime, limit: int = CLAIM_LIMIT) -> List[int]:
     """Mark the urgent cases waiting too long as paged (audited); their escalation ids, oldest first.
 
     Nothing when no on-call phone is configured or the clinic is closed at `now`."""
-    if not profile.on_call_phone or not is_open(profile, now):
+    opened = _open_since(profile, now)
+    wait = timedelta(minutes=profile.urgent_page_after_minutes)
+    if not profile.on_call_phone or opened is None or now - opened < wait:
         return []
-    cutoff = now - timedelta(minutes=profile.urgent_page_after_minutes)
+    cutoff = now - wait
     escalations = list(session.execute(
         select(Escalation)
         .where(Escalation.priority == "urgent", Escalation.status == "waiting",
