@@ -16,6 +16,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from bot.alerts.schedule import periodic_paging
 from bot.appkeys import (
     BACKGROUND_TASKS,
     CLIENT_ADDRESSES,
@@ -170,7 +171,7 @@ def create_app(settings: Settings, *, engine: Optional[Engine] = None, screen: O
                          autoescape=jinja2.select_autoescape(["html"]))
     app.cleanup_ctx.extend([
         _database, _http_client, _background_tasks, _engine_context(engine),
-        _router_context(screen, use_default_screen), periodic_purge(), periodic_care(),
+        _router_context(screen, use_default_screen), periodic_purge(), periodic_care(), periodic_paging(),
     ])
     setup_pages(app)
     setup_webhooks(app)

@@ -82,6 +82,8 @@ class ClinicProfile:
     starter_questions: Tuple[str, ...] = DEFAULT_STARTER_QUESTIONS  # the web chat's first screen
     # The messages written first around each session (`care_messages:`, bot/care/schedule.py).
     care: CareSchedule = field(default_factory=lambda: _care_schedule(None))
+    on_call_phone: str = ""  # gets an SMS when an urgent case waits too long in opening hours ("": nobody)
+    urgent_page_after_minutes: int = 5  # how long an urgent case may wait untaken before that SMS
 
     @classmethod
     def load(cls, path: Path, environ: Mapping[str, str]) -> "ClinicProfile":
@@ -120,6 +122,8 @@ class ClinicProfile:
             typical_reply_minutes=int(raw.get("typical_reply_minutes", 30)),
             starter_questions=tuple(str(q) for q in raw.get("starter_questions") or DEFAULT_STARTER_QUESTIONS)[:4],
             care=care,
+            on_call_phone=(environ.get("ON_CALL_PHONE") or str(raw.get("on_call_phone") or "")).strip(),
+            urgent_page_after_minutes=_page_after_minutes(path, raw.get("urgent_page_after_minutes", 5)),
         )
 
 
@@ -131,6 +135,17 @@ def _care_schedule(raw: object) -> "CareSchedule":
         return CareSchedule.parse(raw)  # type: ignore[arg-type]  # parse checks the shape itself
     except ValueError as error:
         raise SettingsError(f"CLINIC_PROFILE: {error}") from error
+
+
+def _page_after_minutes(path: Path, value: object) -> int:
+    """`urgent_page_after_minutes` as a whole number of minutes, at least 1."""
+    try:
+        minutes = int(str(value))
+    except ValueError as error:
+        raise SettingsError(f"clinic profile {path}: urgent_page_after_minutes must be a number of minutes") from error
+    if minutes < 1:
+        raise SettingsError(f"clinic profile {path}: urgent_page_after_minutes must be at least 1")
+    return minutes
 
 
 @dataclass(frozen=True)

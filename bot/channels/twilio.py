@@ -321,5 +321,14 @@ class TwilioDeliverer:
         sid = await _create_message(self.http, self.config, channel, {**addresses, **form})
         return SentMessage(provider=PROVIDER, provider_message_id=sid)
 
+    async def send_text(self, to_e164: str, text: str) -> str:
+        """Send `text` as one plain message to a number that is not a patient conversation (the
+        clinic's on-call phone); its message SID. ChannelSendError when Twilio refuses it."""
+        body = text.strip()
+        if not body or len(body) > SMS_BODY_LIMIT:
+            raise ChannelSendError(self.kind.name, None, reason="the message is empty or too long")
+        addresses = _addresses(self.config, self.kind.name, to_e164)
+        return await _create_message(self.http, self.config, self.kind.name, {**addresses, "Body": body})
+
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """Nothing: on SMS the handoff and hand-back are ordinary messages."""

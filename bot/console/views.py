@@ -699,6 +699,7 @@ async def analytics_csv(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     """Every console route (all of them behind the sign-in check, except the login form)."""
+    from bot.console.alerts import add_alert_routes
     from bot.console.live import event_stream
     from bot.console.teach import add_teach_routes
 
@@ -722,6 +723,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/staff/audit", audit_page, name="console_audit")
     router.add_get("/staff/audit.csv", audit_csv, name="console_audit_csv")
     add_teach_routes(app)
+    add_alert_routes(app)
     router.add_get("/staff/analytics", analytics_page, name="console_analytics")
     router.add_get("/staff/analytics.json", analytics_json, name="console_analytics_json")
     router.add_get("/staff/analytics.csv", analytics_csv, name="console_analytics_csv")

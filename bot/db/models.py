@@ -386,6 +386,9 @@ class Escalation(Base):
     # (No foreign key: see migration 0006; a target deleted by the retention purge is just gone.)
     merged_into_id = Column(Integer, nullable=True)
     merged_reports = Column(Integer, nullable=False, default=0, server_default="0")
+    # When the on-call phone was sent an SMS because nobody took this urgent case in time
+    # (bot.alerts.on_call); set in the transaction that claims the page, so it is sent once.
+    paged_at = Column(UTCDateTime, nullable=True)
 
     __table_args__ = (
         CheckConstraint(one_of("reason", ESCALATION_REASONS), name="reason"),
@@ -393,6 +396,8 @@ class Escalation(Base):
         CheckConstraint(one_of("status", ESCALATION_STATUSES), name="status"),
         Index("ix_escalations_status_created_at", "status", "created_at"),
         Index("ix_escalations_created_at", "created_at"),  # analytics: escalations in a range
+        # the on-call pager: urgent cases still waiting, oldest first
+        Index("ix_escalations_priority_status_created_at", "priority", "status", "created_at"),
     )
 
 

@@ -100,6 +100,127 @@
     });
   }
 
+
+  /* ---- urgent alerts (every signed-in page) ----------------------------------------------
+   * The title shows "(N) " while N urgent cases wait for someone to take them; a case that was
+   * not waiting when this browser last looked raises a desktop notification (once staff allowed
+   * them with the button: never asked for on load) and a short tone made with the Web Audio API
+   * (muted with the other button; both choices kept in localStorage). Nothing names the patient. */
+
+  var ALERTS = "/staff/api/alerts";
+  var SEEN_KEY = "console.alerts.waiting"; // urgent escalation ids already announced in this browser
+  var MUTE_KEY = "console.alerts.muted";
+  var baseTitle = document.title;
+  var audio = null;
+  var alertsBusy = false;
+  var alertsAgain = false;
+
+  function stored(key) {
+    try { return window.localStorage.getItem(key); } catch (e) { return null; }
+  }
+
+  function store(key, value) {
+    try { window.localStorage.setItem(key, value); } catch (e) { /* storage refused: nothing kept */ }
+  }
+
+  function soundMuted() { return stored(MUTE_KEY) === "1"; }
+
+  function audioContext() {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Context) { audio = new Context(); }
+    if (audio && audio.state === "suspended") { audio.resume(); }
+    return audio;
+  }
+
+  function playTone() {
+    if (soundMuted()) { return; }
+    try {
+      var context = audioContext();
+      if (!context) { return; }
+      [0, 0.3].forEach(function (offset) {
+        var start = context.currentTime + offset;
+        var oscillator = context.createOscillator();
+        var gain = context.createGain();
+        oscillator.type = "sine";
+        oscillator.frequency.value = 880;
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(0.3, start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.2);
+        oscillator.connect(gain);
+        gain.connect(context.destination);
+        oscillator.start(start);
+        oscillator.stop(start + 0.22);
+      });
+    } catch (e) { /* no sound on this browser: the notification and the title remain */ }
+  }
+
+  function notifyUrgent(cases) {
+    if (!("Notification" in window) || window.Notification.permission !== "granted") { return; }
+    var body = cases.length === 1 ? "An urgent case is waiting for the team. Open the console to take it."
+      : cases.length + " urgent cases are waiting for the team. Open the console to take them.";
+    try {
+      var note = new window.Notification("Urgent case waiting", { body: body, tag: "urgent-" + cases[0].escalation_id });
+      note.onclick = function () { window.focus(); window.location.assign(cases[0].url); note.close(); };
+    } catch (e) { /* notifications refused by this browser */ }
+  }
+
+  function showUrgentCount(count) {
+    document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
+  }
+
+  function announced() {
+    var raw = stored(SEEN_KEY);
+    if (raw === null) { return null; }
+    try { return JSON.parse(raw) || []; } catch (e) { return []; }
+  }
+
+  function checkAlerts() {
+    if (alertsBusy) { alertsAgain = true; return; }
+    alertsBusy = true;
+    getJSON(ALERTS).then(function (data) {
+      showUrgentCount(data.urgent_waiting);
+      var seen = announced();
+      var ids = data.cases.map(function (c) { return c.escalation_id; });
+      if (seen !== null) { // the first look in this browser only takes note
+        var fresh = data.cases.filter(function (c) { return seen.indexOf(c.escalation_id) < 0; });
+        if (fresh.length) { notifyUrgent(fresh); playTone(); }
+      }
+      store(SEEN_KEY, JSON.stringify(ids));
+    }).catch(function () { /* the next event tries again */ }).then(function () {
+      alertsBusy = false;
+      if (alertsAgain) { alertsAgain = false; checkAlerts(); }
+    });
+  }
+
+  function drawAlertControls() {
+    var enable = document.getElementById("alerts-enable");
+    var mute = document.getElementById("alerts-mute");
+    if (enable) {
+      enable.hidden = !("Notification" in window) || window.Notification.permission !== "default";
+    }
+    if (mute) { mute.setAttribute("aria-pressed", soundMuted() ? "true" : "false"); }
+  }
+
+  function startAlerts() {
+    var controls = document.getElementById("alert-controls");
+    if (!controls) { return false; }
+    controls.hidden = false;
+    var enable = document.getElementById("alerts-enable");
+    var mute = document.getElementById("alerts-mute");
+    enable.addEventListener("click", function () {
+      audioContext(); // a click lets the page play the tone later
+      var asked = window.Notification.requestPermission(function () { drawAlertControls(); });
+      if (asked && asked.then) { asked.then(drawAlertControls); }
+    });
+    mute.addEventListener("click", function () {
+      store(MUTE_KEY, soundMuted() ? "0" : "1");
+      if (!soundMuted()) { audioContext(); }
+      drawAlertControls();
+    });
+    drawAlertControls();
+    return true;
+  }
+
   /* ---- live updates ----------------------------------------------------------------------- */
 
   function live(onChange) {
@@ -111,8 +232,13 @@
     }
     function connect() {
       source = new EventSource("/staff/events");
-      source.addEventListener("ready", function () { setStatus("Live: updates appear by themselves."); schedule(null); });
+      source.addEventListener("ready", function () {
+        setStatus("Live: updates appear by themselves.");
+        if (alerting) { checkAlerts(); }
+        schedule(null);
+      });
       source.addEventListener("inbox-changed", function (event) {
+        if (alerting) { checkAlerts(); }
         var data = null;
         try { data = JSON.parse(event.data); } catch (e) { data = null; }
         schedule(data);
@@ -121,7 +247,7 @@
         if (source.readyState === EventSource.CLOSED) {
           setStatus("Live updates paused; reconnecting…");
           // A refused stream is usually an ended session: getJSON sends the browser to sign in.
-          getJSON("/staff/api/inbox").then(function () {
+          getJSON(ALERTS).then(function () {
             window.setTimeout(connect, 5000);
           }).catch(function () { window.setTimeout(connect, 15000); });
         } else {
@@ -460,6 +586,8 @@
     });
   }
 
+  var alerting = startAlerts();
   if (page === "inbox") { startInbox(); }
-  if (page === "conversation") { startConversation(); }
+  else if (page === "conversation") { startConversation(); }
+  else if (alerting) { live(function () { /* other pages only keep the alerts current */ }); }
 })();
