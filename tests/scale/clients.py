@@ -9,7 +9,7 @@ import html
 import json
 import re
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import aiohttp
 import socketio
@@ -235,6 +235,31 @@ async def post_whatsapp(http: aiohttp.ClientSession, base_url: str, body: bytes)
 
 # ---- what is stored --------------------------------------------------------------------------
 
+class WebConversation:
+    """A web chat's conversation: its row exists only once the patient has written, so its id is looked
+    up when first needed (`int(...)`, or in an f-string), not when the tab connects."""
+
+    def __init__(self, sessions, session_id: str) -> None:
+        self.sessions, self.session_id = sessions, session_id
+        self._id: Optional[int] = None
+
+    def __int__(self) -> int:
+        if self._id is None:
+            self._id = conversation_id(self.sessions, "web", self.session_id)
+        return self._id
+
+    def __format__(self, spec: str) -> str:
+        return format(int(self), spec)
+
+
+ConversationKey = Union[int, WebConversation]
+
+
+def web_conversation(sessions, session_id: str) -> WebConversation:
+    """The conversation of a web session, looked up once the patient has written."""
+    return WebConversation(sessions, session_id)
+
+
 def conversation_id(sessions, channel: str, external_id: str) -> int:
     """The id of the stored conversation of this sender."""
     with sessions() as session:
@@ -242,25 +267,25 @@ def conversation_id(sessions, channel: str, external_id: str) -> int:
             Conversation.channel == channel, Conversation.external_id == external_id)).scalar_one()
 
 
-def stored_messages(sessions, conversation: int) -> List[Tuple[str, str, str]]:
+def stored_messages(sessions, conversation: ConversationKey) -> List[Tuple[str, str, str]]:
     """(direction, author, text) of the conversation's messages, in order."""
     with sessions() as session:
         return [tuple(row) for row in session.execute(
             select(Message.direction, Message.author, Message.text)
-            .where(Message.conversation_id == conversation).order_by(Message.id))]
+            .where(Message.conversation_id == int(conversation)).order_by(Message.id))]
 
 
-def owner_of(sessions, conversation: int) -> str:
+def owner_of(sessions, conversation: ConversationKey) -> str:
     """Who owns the conversation: "bot" or "staff"."""
     with sessions() as session:
-        return session.get(Conversation, conversation).owner
+        return session.get(Conversation, int(conversation)).owner
 
 
-def escalations_of(sessions, conversation: int) -> List[Tuple[str, str]]:
+def escalations_of(sessions, conversation: ConversationKey) -> List[Tuple[str, str]]:
     """(reason, status) of the conversation's escalations, oldest first."""
     with sessions() as session:
         return [tuple(row) for row in session.execute(
-            select(Escalation.reason, Escalation.status).where(Escalation.conversation_id == conversation)
+            select(Escalation.reason, Escalation.status).where(Escalation.conversation_id == int(conversation))
             .order_by(Escalation.id))]
 
 
@@ -310,7 +335,7 @@ def faq_answer(topic: str) -> str:
     return domain["responses"][f"utter_faq/{topic}"][0]["text"].format_map(hours)
 
 
-def replies_to(sessions, conversation: int, question: str) -> List[str]:
+def replies_to(sessions, conversation: ConversationKey, question: str) -> List[str]:
     """The stored outbound texts that follow the patient's latest message `question`."""
     messages = stored_messages(sessions, conversation)
     last = max(index for index, (direction, _, said) in enumerate(messages)
@@ -323,7 +348,7 @@ def replies_to(sessions, conversation: int, question: str) -> List[str]:
     return following
 
 
-async def exchange(tab: ChatClient, sessions, conversation: int, question: str) -> List[str]:
+async def exchange(tab: ChatClient, sessions, conversation: ConversationKey, question: str) -> List[str]:
     """Send `question`; every reply the tab receives for it (as many as were stored, in order).
 
     The router stores a turn's replies before it delivers them, so once the first reply arrives the

@@ -4,11 +4,11 @@ from __future__ import annotations
 from tests.scale.clients import (
     QUESTIONS,
     QUIET_SECONDS,
-    conversation_id,
     exchange,
     faq_answer,
     stored_messages,
     tracker_user_texts,
+    web_conversation,
 )
 
 
@@ -22,7 +22,7 @@ async def test_one_web_conversation_alternating_between_replicas(cluster, tabs):
         tab = await tabs.connect(replica.url, session_id, label=f"turn {turn} on {replica.name}")
         assert session_id is None or tab.session_id == session_id, "the issued session id must be confirmed"
         session_id = tab.session_id
-        conversation = conversation_id(cluster.sessions, "web", session_id)
+        conversation = web_conversation(cluster.sessions, session_id)
         replies = await exchange(tab, cluster.sessions, conversation, question)
         assert replies[-1] == faq_answer(topic), f"turn {turn} on {replica.name}"
         assert await tab.quiet_for(QUIET_SECONDS) == [], f"turn {turn}: a reply arrived twice"
@@ -44,7 +44,7 @@ async def test_two_tabs_on_different_replicas_both_see_each_reply_once(cluster, 
     first = await tabs.connect(cluster.a.url, label="tab 1 on A")
     second = await tabs.connect(cluster.b.url, first.session_id, label="tab 2 on B")
     assert second.session_id == first.session_id
-    conversation = conversation_id(cluster.sessions, "web", first.session_id)
+    conversation = web_conversation(cluster.sessions, first.session_id)
     for topic, question in QUESTIONS[:2]:
         on_first = await exchange(first, cluster.sessions, conversation, question)
         assert on_first[-1] == faq_answer(topic)

@@ -17,6 +17,7 @@ from tests.scale.clients import (
     stored_messages,
     tracker_events,
     tracker_user_texts,
+    web_conversation,
 )
 
 SETTLE_SECONDS = 2.0
@@ -38,7 +39,7 @@ async def test_database_down_gets_503_and_a_plain_message_then_the_redelivery_is
     before, during = (sms_form(text, "SM" + uuid.uuid4().hex, phone) for text in (first, second))
     assert (await post_sms(http, cluster.b.url, before))[0] == 200
     tab = await tabs.connect(cluster.a.url, label="web patient on A")
-    web = conversation_id(cluster.sessions, "web", tab.session_id)
+    web = web_conversation(cluster.sessions, tab.session_id)
     for said in VERIFICATION:
         replies = await exchange(tab, cluster.sessions, web, said)
     assert replies[-1].startswith("Your next session is"), f"verified before the outage: {replies}"

@@ -7,7 +7,6 @@ import uuid
 from tests.scale.clients import (
     QUESTIONS,
     QUIET_SECONDS,
-    conversation_id,
     eventually,
     exchange,
     faq_answer,
@@ -15,6 +14,7 @@ from tests.scale.clients import (
     post_sms,
     sms_form,
     stored_messages,
+    web_conversation,
 )
 
 SETTLE_SECONDS = 1.5
@@ -59,7 +59,7 @@ async def test_replicas_keep_serving_without_redis_and_fan_out_resumes_when_it_i
     assert [status for status, _ in statuses] == [200, 200]
     for replica, (topic, question) in zip(cluster.replicas, QUESTIONS):
         tab = await tabs.connect(replica.url, label=f"web patient on {replica.name}")
-        conversation = conversation_id(cluster.sessions, "web", tab.session_id)
+        conversation = web_conversation(cluster.sessions, tab.session_id)
         replies = await exchange(tab, cluster.sessions, conversation, question)
         assert replies[-1] == faq_answer(topic), f"{replica.name} answers without Redis"
         assert await tab.quiet_for(QUIET_SECONDS) == [], f"{replica.name}: a reply arrived twice"
@@ -76,7 +76,7 @@ async def test_replicas_keep_serving_without_redis_and_fan_out_resumes_when_it_i
                      "both replicas listening on Redis again")
     first = await tabs.connect(cluster.a.url, label="tab 1 on A")
     second = await tabs.connect(cluster.b.url, first.session_id, label="tab 2 on B")
-    conversation = conversation_id(cluster.sessions, "web", first.session_id)
+    conversation = web_conversation(cluster.sessions, first.session_id)
     topic, question = QUESTIONS[2]
     on_first = await exchange(first, cluster.sessions, conversation, question)
     assert on_first[-1] == faq_answer(topic)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from tests.scale.clients import (
     QUESTIONS,
     QUIET_SECONDS,
-    conversation_id,
     escalations_of,
     eventually,
     exchange,
@@ -13,6 +12,7 @@ from tests.scale.clients import (
     stored_messages,
     tracker_user_texts,
     turn_in_progress,
+    web_conversation,
 )
 from tests.scale.conftest import STAFF_EMAIL, STAFF_PASSWORD
 
@@ -32,7 +32,7 @@ async def test_replica_killed_mid_turn_the_patient_continues_on_the_other_and_st
     await console.login(cluster.a.url, STAFF_EMAIL, STAFF_PASSWORD)
     tab = await tabs.connect(cluster.a.url, label="patient on A")
     session_id = tab.session_id
-    conversation = conversation_id(cluster.sessions, "web", session_id)
+    conversation = web_conversation(cluster.sessions, session_id)
     for topic, question in QUESTIONS[:2]:
         assert (await exchange(tab, cluster.sessions, conversation, question))[-1] == faq_answer(topic)
 
@@ -68,7 +68,7 @@ async def test_replica_killed_during_a_handoff_staff_carry_on_from_the_other_rep
     await console.login(cluster.b.url, STAFF_EMAIL, STAFF_PASSWORD)
     tab = await tabs.connect(cluster.a.url, label="patient on A")
     session_id = tab.session_id
-    conversation = conversation_id(cluster.sessions, "web", session_id)
+    conversation = web_conversation(cluster.sessions, session_id)
     handoff = await exchange(tab, cluster.sessions, conversation, ASK_FOR_PERSON)
     assert "member of the clinic team" in handoff[-1]
     assert owner_of(cluster.sessions, conversation) == "staff"
