@@ -700,6 +700,8 @@ async def analytics_csv(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Every console route (all of them behind the sign-in check, except the login form)."""
     from bot.console.live import event_stream
+    from bot.console.patients import add_patient_routes
+    from bot.console.replies import add_reply_routes
     from bot.console.teach import add_teach_routes
 
     router = app.router
@@ -725,3 +727,5 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/staff/analytics", analytics_page, name="console_analytics")
     router.add_get("/staff/analytics.json", analytics_json, name="console_analytics_json")
     router.add_get("/staff/analytics.csv", analytics_csv, name="console_analytics_csv")
+    add_reply_routes(app)
+    add_patient_routes(app)
