@@ -6,10 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.appkeys import ROUTER
 from bot.clinic import canned_replies as canned
 from bot.db.models import AuditLog, CannedReply
+from bot.web.webchat import WEB
 from tests.bot.console.test_console_conversation import seed_patient
 from tests.support.clock import START
+from tests.support.deliverers import RecordingDeliverer
 
 BODY = "Hi {first_name}, your next session is {next_session}. Call {clinic_phone} ({clinic_name})."
 
@@ -124,3 +127,30 @@ def test_filling_leaves_unknown_braces_and_says_when_nothing_is_booked():
     facts = canned.PatientFacts(first_name="Sam", next_session=None)
     text = canned.fill("{first_name}: {next_session} {other}", clinic_name="C", clinic_phone="1", patient=facts)
     assert text == "Sam: (no session booked) {other}"
+
+
+class TypingWeb(RecordingDeliverer):
+    """The web channel, recording typing notices as the web chat's deliverer would emit them."""
+
+    def __init__(self) -> None:
+        super().__init__(WEB)
+        self.typing_for: list = []
+
+    async def typing(self, conversation) -> None:
+        self.typing_for.append(conversation.id)
+
+
+async def test_the_typing_notice_needs_the_csrf_token_and_a_conversation(console, accounts, rows, console_app):
+    web_channel = TypingWeb()
+    console_app[ROUTER].register(web_channel)
+    web = rows.conversation("web")
+    sms = rows.conversation("sms", "+447700900123")
+    await console.signed_in_as("staff@clinic.example")
+    forged = await console.client.post(f"/staff/conversations/{web}/typing", headers={"X-CSRF-Token": "forged"})
+    assert forged.status == 403
+    sent = await console.post(f"/staff/conversations/{web}/typing", json_api=True)
+    assert (sent.status, await sent.json()) == (200, {"ok": True, "told": True})
+    silent = await console.post(f"/staff/conversations/{sms}/typing", json_api=True)
+    assert (await silent.json())["told"] is False
+    assert (await console.post(f"/staff/conversations/{sms + 100}/typing", json_api=True)).status == 404
+    assert web_channel.typing_for == [web]
