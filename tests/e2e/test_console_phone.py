@@ -15,8 +15,8 @@ from typing import Iterator, NamedTuple
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import expect
 from cryptography.fernet import Fernet
+from playwright.sync_api import expect
 
 from bot.clinic import canned_replies as canned
 from bot.clinic import staff as staff_accounts
