@@ -64,7 +64,7 @@ TRANSCRIPT_PAGE_CHARS = 25_000
 # pages need not redraw for them. Anything else audited (including actions added later) counts.
 QUIET_ACTIONS = ("transcript_viewed", "bookings_viewed", "care_messages_viewed", "requests_viewed",
                  "audit_exported", "login", "login_failed", "logout", "session_expired", "staff_account_created",
-                 "staff_password_set", "staff_unlocked")
+                 "staff_password_set", "staff_unlocked", "patient_viewed", "canned_reply_filled")
 
 
 class NoteError(ValueError):

@@ -305,6 +305,8 @@ def progress(view: Optional[CourseProgress], tz: ZoneInfo, now: datetime) -> Opt
 def patient_panel(panel: PatientPanel, tz: ZoneInfo, now: datetime) -> Dict[str, Any]:
     """Who the verified patient is, their sessions and care messages."""
     return {
+        "id": panel.patient.id,
+        "url": f"/staff/patients/{panel.patient.id}",
         "name": panel.patient.full_name,
         "ref": panel.patient.clinic_ref,
         "phone": panel.patient.phone_e164 or "",

@@ -433,6 +433,17 @@ async def reply(request: web.Request) -> web.Response:
     return await _outcome(request, _back(conversation_id), ok=True, message="Reply sent to the patient.")
 
 
+async def typing(request: web.Request) -> web.Response:
+    """POST /staff/conversations/{id}/typing: tell the patient's web chat that staff are typing
+    (the page script sends it at most every few seconds; other channels get nothing)."""
+    conversation_id = _int_param(request, "id")
+    try:
+        told = await request.app[ROUTER].staff_typing(conversation_id)
+    except StaffActionError as error:
+        raise web.HTTPNotFound(text="There is no such conversation.") from error
+    return web.json_response({"ok": True, "told": told})
+
+
 async def send_template(request: web.Request) -> web.Response:
     """POST /staff/conversations/{id}/template: send the clinic's approved template of `kind`, its
     fields filled from the form (`field_<name>`), when a free-form reply is not allowed."""
@@ -701,6 +712,8 @@ def add_routes(app: web.Application) -> None:
     """Every console route (all of them behind the sign-in check, except the login form)."""
     from bot.console.alerts import add_alert_routes
     from bot.console.live import event_stream
+    from bot.console.patients import add_patient_routes
+    from bot.console.replies import add_reply_routes
     from bot.console.teach import add_teach_routes
 
     router = app.router
@@ -714,6 +727,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get(r"/staff/api/conversations/{id:\d+}", conversation_api, name="console_conversation_api")
     router.add_post(r"/staff/conversations/{id:\d+}/reply", reply, name="console_reply")
     router.add_post(r"/staff/conversations/{id:\d+}/template", send_template, name="console_template")
+    router.add_post(r"/staff/conversations/{id:\d+}/typing", typing, name="console_typing")
     router.add_post(r"/staff/conversations/{id:\d+}/assign", assign, name="console_assign")
     router.add_post(r"/staff/conversations/{id:\d+}/hand-back", hand_back, name="console_hand_back")
     router.add_post(r"/staff/conversations/{id:\d+}/notes", add_note, name="console_add_note")
@@ -727,3 +741,5 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/staff/analytics", analytics_page, name="console_analytics")
     router.add_get("/staff/analytics.json", analytics_json, name="console_analytics_json")
     router.add_get("/staff/analytics.csv", analytics_csv, name="console_analytics_csv")
+    add_reply_routes(app)
+    add_patient_routes(app)

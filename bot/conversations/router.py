@@ -666,6 +666,23 @@ class ConversationRouter:
             await self._notify(ref, "bot", self.replies.staff_left_notice())
         return ref
 
+    async def staff_typing(self, conversation_id: int) -> bool:
+        """Tell a live client that staff are typing a reply (web chat only: its deliverer has `typing`);
+        False when the channel has no such notice or the chat has ended."""
+        with self.sessions() as session:
+            conversation = self._load(session, conversation_id)
+            ended = conversation.ended_at is not None
+            ref = ConversationRef.of(conversation)
+        typing = getattr(self.deliverer_for(ref), "typing", None)
+        if ended or typing is None:
+            return False
+        try:
+            await typing(ref)
+        except Exception as error:
+            logger.warning("conversation %s: typing notice failed: %s", ref.id, type(error).__name__)
+            return False
+        return True
+
     async def _notify(self, ref: ConversationRef, owner: str, notice: str) -> None:
         """Tell a live client about the change of owner (web only; others get messages)."""
         deliverer = self.deliverer_for(ref)

@@ -512,3 +512,23 @@ class TrainingExample(Base):
         Index("ix_training_examples_status_created_at", "status", "created_at"),
         Index("ix_training_examples_status_labelled_at", "status", "labelled_at"),
     )
+
+
+class CannedReply(Base):
+    """A reply staff pick in the composer by typing "/"; admins manage them (bot/clinic/canned_replies).
+
+    `body` may hold {first_name}, {next_session}, {clinic_phone} and {clinic_name}, filled for one
+    conversation when a staff member picks the reply (never stored filled in).
+    """
+
+    __tablename__ = "canned_replies"
+
+    id = Column(Integer, primary_key=True)
+    title = Column(String(80), nullable=False)
+    body = Column(Text, nullable=False)
+    created_by = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    updated_by = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
+    created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("title", name="uq_canned_replies_title"),)

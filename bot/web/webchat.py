@@ -155,6 +155,10 @@ class WebDeliverer:
             await self.sio.emit("clinic_message", clinic_message_payload(reply, author, time),
                                 room=widget_room(conversation.external_id))
 
+    async def typing(self, conversation: ConversationRef) -> None:
+        """A `typing` event to the widget: the clinic team is writing a reply (it shows for a few seconds)."""
+        await self.sio.emit("typing", {"who": "staff"}, room=widget_room(conversation.external_id))
+
     async def notify_owner(self, conversation: ConversationRef, owner: str, notice: str) -> None:
         """A `handoff` event to the widget: staff took the conversation (owner "staff") or left it."""
         await self.sio.emit("handoff", {"owner": owner, "notice": notice}, room=widget_room(conversation.external_id))

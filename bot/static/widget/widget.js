@@ -15,6 +15,7 @@
  *                                       author: "bot"|"staff"|"system", time?: "HH:MM" (clinic time)}
  *   server -> client  bot_uttered     Rasa's own reply event (a plain Rasa server sends only this)
  *   server -> client  handoff         {owner: "staff"|"bot", notice?: string}
+ *   server -> client  typing          {who: "staff"}  a member of the team is writing (shown a few seconds)
  *   client -> server  history_request {before?: id}   after every session_confirm, and for older pages
  *   server -> client  history         {items: [{id, author, text, time, quick_replies?}], more, hidden, owner?}
  *   client -> server  end_chat        {}               server -> client  chat_ended {} (every tab)
@@ -36,6 +37,7 @@
   var MAX_LENGTH = 2000;
   var MAX_STORED_ITEMS = 200;
   var TYPING_TIMEOUT_MS = 15000;
+  var TEAM_TYPING_MS = 6000; // the console sends "typing" at most every 3 s while staff type
   var SESSION_KEY = "clinicChat.sessionId";
   var TRANSCRIPT_KEY = "clinicChat.transcript";
   var OPEN_KEY = "clinicChat.open";
@@ -58,6 +60,7 @@
     unavailable: "Chat is unavailable right now. Please call the clinic.",
     typingBot: "The assistant is typing…",
     typingStaff: "Waiting for the clinic team…",
+    typingTeam: "The clinic team is typing…",
     handoffStaff: "A member of the clinic team has joined the conversation.",
     handoffBot: "You are chatting with the assistant again.",
     newConversation: "A new conversation has started.",
@@ -519,14 +522,14 @@
     if (ui.subtitle) ui.subtitle.textContent = state.owner === "staff" ? TEXT.withStaff : TEXT.withBot;
   }
 
-  function showTyping() {
+  function showTyping(text, timeoutMs) {
     clearTimeout(typingTimer);
     while (ui.typing.firstChild) ui.typing.removeChild(ui.typing.firstChild);
     var dots = el("span", { className: "clinic-chat-dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]);
     ui.typing.appendChild(dots);
-    ui.typing.appendChild(el("span", { text: state.owner === "staff" ? TEXT.typingStaff : TEXT.typingBot }));
+    ui.typing.appendChild(el("span", { text: text || (state.owner === "staff" ? TEXT.typingStaff : TEXT.typingBot) }));
     ui.typing.setAttribute("data-active", "true");
-    typingTimer = setTimeout(hideTyping, TYPING_TIMEOUT_MS);
+    typingTimer = setTimeout(hideTyping, timeoutMs || TYPING_TIMEOUT_MS);
   }
 
   function hideTyping() {
@@ -624,6 +627,7 @@
     socket.on("clinic_message", onBotUttered);
     socket.on("bot_uttered", onBotUttered);
     socket.on("handoff", onHandoff);
+    socket.on("typing", onTeamTyping);
     socket.on("history", onHistory);
     socket.on("chat_ended", onChatEnded);
     socket.on("disconnect", onDisconnect);
@@ -761,6 +765,11 @@
     if (data.owner === "staff") hideTyping(); // the assistant is no longer answering
     addItem({ author: "system", text: notice });
     if (!isOpen()) setUnread(true);
+  }
+
+  function onTeamTyping(data) {
+    if (!data || data.who !== "staff" || !ui.typing) return;
+    showTyping(TEXT.typingTeam, TEAM_TYPING_MS); // the console repeats it every few seconds while they type
   }
 
   function onDisconnect(reason) {
