@@ -24,6 +24,7 @@ TABLES = {
     "patients", "treatment_courses", "appointments", "verification_attempts", "audit_log", "staff_requests",
     "staff_users", "conversations", "messages", "inbound_receipts", "escalations", "consent_records",
     "staff_notes", "care_messages", "login_failures", "training_examples", "escalation_categories",
+    "conversation_reads",
     "alembic_version",
 }
 
