@@ -22,6 +22,7 @@ from bot.clinic.inbox import (
     RequestItem,
     TranscriptPage,
 )
+from bot.clinic.summaries import readable_summary
 from bot.clinic.timefmt import describe_when
 
 CHANNEL_LABELS = {"web": "Web chat", "sms": "SMS", "whatsapp": "WhatsApp"}
@@ -106,7 +107,7 @@ def inbox_item(item: InboxItem, tz: ZoneInfo, now: datetime, me: int) -> Dict[st
         "channel_label": CHANNEL_LABELS.get(item.channel, item.channel),
         "reason": item.reason,
         "reason_label": REASON_LABELS.get(item.reason, item.reason),
-        "summary": item.summary,
+        "summary": readable_summary(item.summary),
         "merged_note": merged_note(item.merged_reports, item.merged_into_conversation),
         "verified": item.patient_id is not None,
         "patient_label": patient_label(item.patient_name, item.patient_ref),
@@ -174,7 +175,7 @@ def escalation(view: Optional[EscalationView], tz: ZoneInfo, now: datetime,
         "status_label": STATUS_LABELS.get(view.status, view.status),
         "reason": view.reason,
         "reason_label": REASON_LABELS.get(view.reason, view.reason),
-        "summary": view.summary,
+        "summary": readable_summary(view.summary),
         "merged_note": merged_note(view.merged_reports, view.merged_into_conversation),
         "merged_into_url": transcript_url(view.merged_into_conversation) if view.merged_into_conversation else None,
         "merged_urls": [(conversation_id, transcript_url(conversation_id))
