@@ -12,8 +12,8 @@ from actions.common import services, utc_now, verified_patient_id
 from actions.faq import ActionSuggestTopics, previous_bot_action
 from actions.verification import locked_message
 from bot.clinic.hours import reply_expectation
-from bot.clinic.summaries import handoff_summary as readable_handoff_summary
 from bot.clinic.requests import change_request_passed_on, create_change_request
+from bot.clinic.summaries import handoff_summary as readable_handoff_summary
 from bot.conversations.handoff import HandoffRequest
 
 # Why the conversation reached staff, from what the bot was doing when it happened.
