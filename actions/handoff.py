@@ -1,7 +1,7 @@
 """Hand the conversation to clinic staff, and record a patient's request to change a booking."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -13,6 +13,7 @@ from actions.faq import ActionSuggestTopics, previous_bot_action
 from actions.verification import locked_message
 from bot.clinic.hours import reply_expectation
 from bot.clinic.requests import change_request_passed_on, create_change_request
+from bot.clinic.summaries import handoff_summary as readable_handoff_summary
 from bot.conversations.handoff import HandoffRequest
 
 # Why the conversation reached staff, from what the bot was doing when it happened.
@@ -52,12 +53,19 @@ def handoff_reason(tracker: Tracker) -> Text:
     return REASON_BY_LAST_INTENT.get(intent, "asked_for_person")
 
 
+def asked_intent(parse_data: Dict[Text, Any]) -> Optional[Text]:
+    """The intent of one patient message; for an FAQ question its topic ("faq/what_is")."""
+    name = (parse_data.get("intent") or {}).get("name")
+    if name == "faq":
+        selected = ((parse_data.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        return selected.get("intent_response_key") or name
+    return name
+
+
 def handoff_summary(tracker: Tracker) -> Text:
-    """A short, non-clinical summary for the inbox: the topics the patient asked about."""
-    intents = [(e.get("parse_data") or {}).get("intent", {}).get("name") for e in tracker.events if e.get("event") == "user"]
-    recent = [i for i in intents if i][-5:]
-    verified = "verified patient" if verified_patient_id(tracker) else "not verified"
-    return f"{verified}; recent topics: {', '.join(recent) or 'none'}"
+    """A short, non-clinical summary for the inbox: the topics the patient asked about, by their titles."""
+    intents = [asked_intent(e.get("parse_data") or {}) for e in tracker.events if e.get("event") == "user"]
+    return readable_handoff_summary(verified_patient_id(tracker) is not None, intents)
 
 
 class ActionHandoff(Action):

@@ -18,11 +18,14 @@ patient has nothing unanswered).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from datetime import datetime, timedelta
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -33,14 +36,19 @@ from bot.clinic.bookings import (
     SessionView,
     course_progress,
     get_patient,
+    normalise_phone,
     past_sessions,
     upcoming_sessions,
 )
 from bot.db.models import (
+    CHANNELS,
+    ESCALATION_PRIORITIES,
+    ESCALATION_REASONS,
     Appointment,
     AuditLog,
     CareMessage,
     Conversation,
+    ConversationRead,
     Escalation,
     Message,
     Patient,
@@ -56,13 +64,21 @@ OPEN_STATUSES = ("waiting", "assigned")
 MAX_NOTE_CHARS = 4000
 INBOX_LIMIT = 300
 RESOLVED_LIMIT = 100
+INBOX_PAGE_SIZE = 50
+PREVIEW_CHARS = 120
+MAX_SEARCH_CHARS = 100
+# Message text is searched in what patients wrote lately only (a LIKE over every message would
+# read the whole table); names, references and phone numbers are searched whatever their age.
+SEARCH_MESSAGE_DAYS = 90
+ASSIGNEE_VIEWS = ("mine", "unassigned")
+PHONE_LIKE = re.compile(r"^(?:whatsapp:|sms:|tel:)?\s*\+?[\d\s().-]{7,20}$", re.IGNORECASE)
 SESSION_LIST_LIMIT = 10
 CARE_LIST_LIMIT = 12
 TRANSCRIPT_PAGE_MESSAGES = 50
 TRANSCRIPT_PAGE_CHARS = 25_000
 # Audit actions that change nothing the inbox or a transcript shows (reads, sign-ins): the live
 # pages need not redraw for them. Anything else audited (including actions added later) counts.
-QUIET_ACTIONS = ("transcript_viewed", "bookings_viewed", "care_messages_viewed", "requests_viewed",
+QUIET_ACTIONS = ("transcript_viewed", "inbox_viewed", "bookings_viewed", "care_messages_viewed", "requests_viewed",
                  "audit_exported", "login", "login_failed", "logout", "session_expired", "staff_account_created",
                  "staff_password_set", "staff_unlocked", "patient_viewed", "canned_reply_filled")
 
@@ -93,11 +109,70 @@ class InboxItem:
     patient_ref: Optional[str]
     merged_reports: int = 0  # urgent reports from the same network merged into this one (a flood?)
     merged_into_conversation: Optional[int] = None  # this report was merged into that conversation's case
+    preview: str = ""                    # the start of the conversation's newest message (never logged)
+    preview_author: Optional[str] = None  # who wrote it: patient, bot, staff, system
+    unread: bool = False                 # the patient wrote since the staff member asking last read it
 
     @property
     def urgent(self) -> bool:
         """True for red flags (and anything else marked urgent)."""
         return self.priority == "urgent"
+
+
+class InboxFilterError(ValueError):
+    """A filter value the inbox does not know; the message says which and what is allowed."""
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """Which escalations the inbox shows; None (or "") means any.
+
+    `assignee` is a staff id, "mine" (the staff member asking) or "unassigned"; `search` matches a
+    patient's name or reference, a phone number (as typed: it is normalised to E.164), or the text
+    of recent patient messages.
+    """
+
+    status: str = "open"
+    priority: Optional[str] = None
+    reason: Optional[str] = None
+    channel: Optional[str] = None
+    assignee: Union[None, int, str] = None
+    verified: Optional[bool] = None
+    search: str = ""
+
+    def __post_init__(self) -> None:
+        """Refuse unknown values (InboxFilterError)."""
+        _one_of("status", self.status, INBOX_FILTERS)
+        _one_of("priority", self.priority, ESCALATION_PRIORITIES)
+        _one_of("reason", self.reason, ESCALATION_REASONS)
+        _one_of("channel", self.channel, CHANNELS)
+        if isinstance(self.assignee, str):
+            _one_of("assignee", self.assignee, ASSIGNEE_VIEWS)
+        if len(self.search) > MAX_SEARCH_CHARS:
+            raise InboxFilterError(f"the search is longer than {MAX_SEARCH_CHARS} characters")
+
+
+def _one_of(name: str, value: Optional[str], allowed: Sequence[str]) -> None:
+    """InboxFilterError unless `value` is None or one of `allowed`."""
+    if value is not None and value not in allowed:
+        raise InboxFilterError(f"{name} must be one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """One page of the inbox: its rows, how many match in all, and which page it is."""
+
+    items: Tuple[InboxItem, ...]
+    total: int
+    page: int
+    page_size: int
+    open_total: int = 0
+    urgent_open: int = 0
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching rows fill (at least one)."""
+        return max((self.total + self.page_size - 1) // self.page_size, 1)
 
 
 @dataclass(frozen=True)
@@ -300,37 +375,132 @@ def _conversations_of_escalations(session: Session, escalation_ids: Iterable[int
     return dict(session.execute(select(Escalation.id, Escalation.conversation_id).where(Escalation.id.in_(ids))).all())
 
 
-def list_inbox(session: Session, *, status: str = "open",
-               assigned_to: Optional[int] = None) -> List[InboxItem]:
-    """The escalations for one filter (`INBOX_FILTERS`), optionally only those assigned to someone."""
-    if status not in INBOX_FILTERS:
-        raise ValueError(f"status must be one of {INBOX_FILTERS}, not {status!r}")
-    base = select(Escalation, Conversation).join(Conversation, Conversation.id == Escalation.conversation_id)
-    if assigned_to is not None:
-        base = base.where(Escalation.assigned_to == assigned_to)
+def escape_like(text: str) -> str:
+    """`text` for a LIKE pattern with its wildcards (% and _) and the escape character taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_condition(search: str, now: datetime, phone_region: str) -> Optional[ColumnElement]:
+    """Conversations matching the search: a phone number, else a name, reference or recent message text."""
+    text = search.strip()
+    if not text:
+        return None
+    phone = normalise_phone(text, phone_region) if PHONE_LIKE.match(text) else None
+    if phone is not None:
+        return or_(Conversation.external_id == phone,
+                   Conversation.patient_id.in_(select(Patient.id).where(Patient.phone_e164 == phone)))
+    pattern = f"%{escape_like(text)}%"
+    return or_(
+        Conversation.patient_id.in_(select(Patient.id).where(or_(
+            Patient.full_name.ilike(pattern, escape="\\"), Patient.clinic_ref.ilike(pattern, escape="\\")))),
+        Conversation.id.in_(select(Message.conversation_id).where(
+            Message.author == "patient", Message.created_at >= now - timedelta(days=SEARCH_MESSAGE_DAYS),
+            Message.text.ilike(pattern, escape="\\"))),
+    )
+
+
+def _filtered(filters: InboxFilter, me: Optional[int], now: datetime, phone_region: str) -> Select:
+    """Escalations with their conversations matching every filter except the status."""
+    query = select(Escalation, Conversation).join(Conversation, Conversation.id == Escalation.conversation_id)
+    conditions: List[ColumnElement] = []
+    if filters.priority:
+        conditions.append(Escalation.priority == filters.priority)
+    if filters.reason:
+        conditions.append(Escalation.reason == filters.reason)
+    if filters.channel:
+        conditions.append(Conversation.channel == filters.channel)
+    if filters.assignee == "unassigned":
+        conditions.append(Escalation.assigned_to.is_(None))
+    elif filters.assignee is not None:
+        conditions.append(Escalation.assigned_to == (me if filters.assignee == "mine" else filters.assignee))
+    if filters.verified is not None:
+        conditions.append(Conversation.patient_id.isnot(None) if filters.verified else Conversation.patient_id.is_(None))
+    searched = _search_condition(filters.search, now, phone_region)
+    if searched is not None:
+        conditions.append(searched)
+    return query.where(*conditions)
+
+
+def _count(session: Session, query: Select) -> int:
+    """How many rows `query` returns."""
+    return int(session.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+
+
+def _previews(session: Session, conversation_ids: Sequence[int]) -> Dict[int, Tuple[str, str]]:
+    """Conversation id -> (author, start of the text) of its newest message."""
+    if not conversation_ids:
+        return {}
+    newest = (select(func.max(Message.id)).where(Message.conversation_id.in_(conversation_ids))
+              .group_by(Message.conversation_id).scalar_subquery())
+    rows = session.execute(select(Message.conversation_id, Message.author,
+                                  func.substr(Message.text, 1, PREVIEW_CHARS + 1)).where(Message.id.in_(newest)))
+    return {cid: (author, _shortened(text or "")) for cid, author, text in rows}
+
+
+def _shortened(text: str) -> str:
+    """The first PREVIEW_CHARS characters on one line, with an ellipsis when there was more."""
+    line = " ".join(text.split())
+    return line if len(line) <= PREVIEW_CHARS else line[:PREVIEW_CHARS].rstrip() + "…"
+
+
+def _unread(session: Session, me: int, conversation_ids: Sequence[int]) -> set:
+    """The conversations whose newest patient message `me` has not read."""
+    if not conversation_ids:
+        return set()
+    newest = dict(session.execute(
+        select(Message.conversation_id, func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids), Message.author == "patient")
+        .group_by(Message.conversation_id)).all())
+    read = dict(session.execute(
+        select(ConversationRead.conversation_id, ConversationRead.last_read_message_id)
+        .where(ConversationRead.staff_user_id == me, ConversationRead.conversation_id.in_(list(newest)))).all()
+    ) if newest else {}
+    return {cid for cid, message_id in newest.items() if message_id > read.get(cid, 0)}
+
+
+def inbox_page(session: Session, filters: Optional[InboxFilter] = None, *, me: Optional[int] = None,
+               now: Optional[datetime] = None, page: int = 1, page_size: int = INBOX_PAGE_SIZE,
+               phone_region: str = "GB") -> InboxPage:
+    """One page of the escalations matching `filters`, in inbox order (open ones, then resolved ones),
+    with previews and, for staff member `me`, unread markers. Offset paging over the two parts."""
+    filters = filters or InboxFilter()
+    now = now or datetime.now().astimezone()
+    page = max(page, 1)
+    base = _filtered(filters, me, now, phone_region)
     urgent_first = case((Escalation.priority == "urgent", 0), else_=1)
     waiting_first = case((Escalation.status == "waiting", 0), else_=1)
+    wanted = OPEN_STATUSES if filters.status in ("open", "all") else (filters.status,)
+    open_query = base.where(Escalation.status.in_(wanted)) if filters.status != "resolved" else None
+    resolved_query = base.where(Escalation.status == "resolved") if filters.status in ("resolved", "all") else None
+    open_total = _count(session, open_query) if open_query is not None else 0
+    resolved_total = _count(session, resolved_query) if resolved_query is not None else 0
+    offset = (page - 1) * page_size
     rows: List[tuple] = []
-    if status != "resolved":
-        wanted = OPEN_STATUSES if status in ("open", "all") else (status,)
-        rows += session.execute(
-            base.where(Escalation.status.in_(wanted))
-            .order_by(urgent_first, waiting_first, Escalation.created_at, Escalation.id)
-            .limit(INBOX_LIMIT)
-        ).all()
-    if status in ("resolved", "all"):
-        rows += session.execute(
-            base.where(Escalation.status == "resolved")
-            .order_by(urgent_first, Escalation.resolved_at.desc(), Escalation.id.desc())
-            .limit(RESOLVED_LIMIT)
-        ).all()
+    if open_query is not None and offset < open_total:
+        rows += session.execute(open_query.order_by(urgent_first, waiting_first, Escalation.created_at, Escalation.id)
+                                .offset(offset).limit(page_size)).all()
+    if resolved_query is not None and len(rows) < page_size:
+        rows += session.execute(resolved_query.order_by(urgent_first, Escalation.resolved_at.desc(),
+                                                        Escalation.id.desc())
+                                .offset(max(offset - open_total, 0)).limit(page_size - len(rows))).all()
+    urgent_open = _count(session, open_query.where(Escalation.priority == "urgent")) if open_query is not None else 0
+    return InboxPage(items=tuple(_inbox_items(session, rows, me)), total=open_total + resolved_total, page=page,
+                     page_size=page_size, open_total=open_total, urgent_open=urgent_open)
+
+
+def _inbox_items(session: Session, rows: Sequence[tuple], me: Optional[int]) -> List[InboxItem]:
+    """Views of (escalation, conversation) rows with staff emails, patients, previews and unread marks."""
     emails = _emails(session, (e.assigned_to for e, _ in rows))
     patients = _patients(session, (c.patient_id for _, c in rows))
+    conversation_ids = sorted({c.id for _, c in rows})
     marks = _waiting_marks(session, sorted({c.id for e, c in rows if e.status != "resolved"}))
     merged_into = _conversations_of_escalations(session, {e.merged_into_id for e, _ in rows if e.merged_into_id})
+    previews = _previews(session, conversation_ids)
+    unread = _unread(session, me, conversation_ids) if me is not None else set()
     items = []
     for escalation, conversation in rows:
         name, ref = patients.get(conversation.patient_id, (None, None))
+        author, preview = previews.get(conversation.id, (None, ""))
         items.append(InboxItem(
             escalation_id=escalation.id, conversation_id=conversation.id, channel=conversation.channel,
             owner=conversation.owner, reason=escalation.reason, summary=escalation.summary or "",
@@ -341,8 +511,36 @@ def list_inbox(session: Session, *, status: str = "open",
             patient_id=conversation.patient_id, patient_name=name, patient_ref=ref,
             merged_reports=escalation.merged_reports or 0,
             merged_into_conversation=merged_into.get(escalation.merged_into_id),
+            preview=preview, preview_author=author, unread=conversation.id in unread,
         ))
     return items
+
+
+def list_inbox(session: Session, *, status: str = "open",
+               assigned_to: Optional[int] = None) -> List[InboxItem]:
+    """The escalations for one filter (`INBOX_FILTERS`), optionally only those assigned to someone
+    (the first INBOX_LIMIT of them)."""
+    if status not in INBOX_FILTERS:
+        raise ValueError(f"status must be one of {INBOX_FILTERS}, not {status!r}")
+    return list(inbox_page(session, InboxFilter(status=status, assignee=assigned_to),
+                           page_size=INBOX_LIMIT).items)
+
+
+def staff_choices(session: Session) -> List[Tuple[int, str]]:
+    """(id, email) of every staff account, by email: the inbox's assignee filter."""
+    return [(i, e) for i, e in session.execute(select(StaffUser.id, StaffUser.email).order_by(StaffUser.email))]
+
+
+def mark_read(session: Session, staff_user_id: int, conversation_id: int, message_id: int) -> None:
+    """Record that the staff member has read the conversation up to message `message_id` (never backwards)."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(ConversationRead).values(staff_user_id=staff_user_id, conversation_id=conversation_id,
+                                                last_read_message_id=message_id)
+    newer = statement.excluded.last_read_message_id
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[ConversationRead.staff_user_id, ConversationRead.conversation_id],
+        set_={"last_read_message_id": case((ConversationRead.last_read_message_id < newer, newer),
+                                           else_=ConversationRead.last_read_message_id)}))
 
 
 # ---- staff requests -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Dict, Optional
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from bot.clinic.bookings import CourseProgress, SessionView
@@ -22,6 +23,7 @@ from bot.clinic.inbox import (
     RequestItem,
     TranscriptPage,
 )
+from bot.clinic.summaries import readable_summary
 from bot.clinic.timefmt import describe_when
 
 CHANNEL_LABELS = {"web": "Web chat", "sms": "SMS", "whatsapp": "WhatsApp"}
@@ -48,6 +50,34 @@ CARE_STATUS_LABELS = {"scheduled": "Scheduled", "sending": "Sending", "sent": "S
 CARE_STATUSES_GONE = ("sent", "delivered", "read", "unknown")
 FILTER_LABELS = {"open": "Open (waiting or assigned)", "waiting": "Waiting", "assigned": "Assigned",
                  "resolved": "Resolved", "all": "All"}
+PRIORITY_LABELS = {"urgent": "Urgent", "normal": "Normal"}
+VERIFIED_LABELS = {"yes": "Verified patients", "no": "Not verified"}
+# The inbox's views: (label, status, assignee); the other filters stay as they are.
+INBOX_VIEWS = (("All open", "open", ""), ("Mine", "open", "mine"), ("Unassigned", "open", "unassigned"),
+               ("Resolved", "resolved", ""))
+PREVIEW_AUTHORS = {"patient": "Patient", "bot": "Assistant", "staff": "Staff", "system": "System"}
+
+
+def inbox_url(filters: Dict[str, Any], page: int = 1, **changes: str) -> str:
+    """The inbox with these filters (and `changes` to them) on page `page`; empty values left out."""
+    fields = {k: v for k, v in {**filters, **changes}.items() if k != "mine" and v not in ("", None, False)}
+    if page > 1:
+        fields["page"] = page
+    query = urlencode(fields)
+    return f"/staff?{query}" if query else "/staff"
+
+
+def inbox_views(filters: Dict[str, Any]) -> list:
+    """The view links: [{"label", "url", "current"}]."""
+    return [{"label": label, "url": inbox_url(filters, status=status, assignee=assignee),
+             "current": filters.get("status") == status and filters.get("assignee", "") == assignee}
+            for label, status, assignee in INBOX_VIEWS]
+
+
+def inbox_choices() -> Dict[str, Dict[str, str]]:
+    """The options of the inbox's filter selects (value -> label)."""
+    return {"priority": PRIORITY_LABELS, "reason": REASON_LABELS, "channel": CHANNEL_LABELS,
+            "verified": VERIFIED_LABELS}
 
 
 def local_time(moment: Optional[datetime], tz: ZoneInfo, now: datetime) -> str:
@@ -106,7 +136,7 @@ def inbox_item(item: InboxItem, tz: ZoneInfo, now: datetime, me: int) -> Dict[st
         "channel_label": CHANNEL_LABELS.get(item.channel, item.channel),
         "reason": item.reason,
         "reason_label": REASON_LABELS.get(item.reason, item.reason),
-        "summary": item.summary,
+        "summary": readable_summary(item.summary),
         "merged_note": merged_note(item.merged_reports, item.merged_into_conversation),
         "verified": item.patient_id is not None,
         "patient_label": patient_label(item.patient_name, item.patient_ref),
@@ -119,6 +149,9 @@ def inbox_item(item: InboxItem, tz: ZoneInfo, now: datetime, me: int) -> Dict[st
         "waiting_since": iso(item.waiting_since),
         "waiting_label": waiting or ("answered" if item.status != "resolved" else "resolved"),
         "waiting": waiting is not None,
+        "preview": item.preview,
+        "preview_author": PREVIEW_AUTHORS.get(item.preview_author or "", "") if item.preview else "",
+        "unread": item.unread,
     }
 
 
@@ -174,7 +207,7 @@ def escalation(view: Optional[EscalationView], tz: ZoneInfo, now: datetime,
         "status_label": STATUS_LABELS.get(view.status, view.status),
         "reason": view.reason,
         "reason_label": REASON_LABELS.get(view.reason, view.reason),
-        "summary": view.summary,
+        "summary": readable_summary(view.summary),
         "merged_note": merged_note(view.merged_reports, view.merged_into_conversation),
         "merged_into_url": transcript_url(view.merged_into_conversation) if view.merged_into_conversation else None,
         "merged_urls": [(conversation_id, transcript_url(conversation_id))

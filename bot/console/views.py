@@ -230,57 +230,136 @@ async def logout(request: web.Request) -> web.Response:
 
 # ---- the inbox ------------------------------------------------------------------------------
 
-def _inbox_filter(request: web.Request) -> tuple:
-    """(status, mine) from the query string."""
-    status = request.query.get("status", "open")
-    if status not in queries.INBOX_FILTERS:
-        status = "open"
-    return status, request.query.get("mine") in ("1", "on", "true")
+VERIFIED_VALUES = {"": None, "yes": True, "no": False}
+MAX_BULK_RESOLVE = 200
+BULK_ROLES = ("staff", "admin")
+
+
+def _inbox_filter(request: web.Request) -> queries.InboxFilter:
+    """The inbox filter in the query string; 400 with the reason for a value the inbox does not know.
+
+    ?status=open|waiting|assigned|resolved|all &priority= &reason= &channel= &assignee=mine|unassigned|<id>
+    &verified=yes|no &q=<search>; the older ?mine=1 means assignee=mine.
+    """
+    query = request.query
+    assignee: Any = query.get("assignee", "") or ("mine" if query.get("mine") in ("1", "on", "true") else None)
+    if isinstance(assignee, str) and assignee.isdigit():
+        assignee = _int_param(request, "assignee")
+    verified = query.get("verified", "")
+    if verified not in VERIFIED_VALUES:
+        raise web.HTTPBadRequest(text="verified must be yes, no or empty")
+    try:
+        return queries.InboxFilter(
+            status=query.get("status", "") or "open", priority=query.get("priority") or None,
+            reason=query.get("reason") or None, channel=query.get("channel") or None, assignee=assignee,
+            verified=VERIFIED_VALUES[verified], search=query.get("q", "").strip())
+    except queries.InboxFilterError as error:
+        raise web.HTTPBadRequest(text=str(error)) from error
+
+
+def _filter_data(filters: queries.InboxFilter) -> Dict[str, Any]:
+    """The filter as the page's form shows it (and as the live redraw sends it back)."""
+    verified = {None: "", True: "yes", False: "no"}[filters.verified]
+    return {"status": filters.status, "priority": filters.priority or "", "reason": filters.reason or "",
+            "channel": filters.channel or "", "assignee": "" if filters.assignee is None else str(filters.assignee),
+            "verified": verified, "q": filters.search, "mine": filters.assignee == "mine"}
+
+
+def _audit_shown(db: Session, session: Any, staff_id: int, now: datetime, *, page_view: bool, key: str,
+                 action: str, subject_type: str, detail_key: str, ids: List[int], **extra: Any) -> None:
+    """Record which rows were shown: always on a page load; on a background redraw only a set this
+    session has not been shown yet (the same rows again show nothing new)."""
+    digest = hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:16]
+    if ids and (page_view or session.get(key) != digest):
+        audit.record(db, actor_type="staff", actor_id=staff_id, action=action, subject_type=subject_type,
+                     detail={detail_key: ids[:200], **extra}, now=now)
+        session[key] = digest
 
 
 async def _inbox_data(request: web.Request, *, page_view: bool) -> Dict[str, Any]:
-    """The inbox rows and open requests as JSON-ready data, with the requests' view audited.
+    """The inbox rows (a page of them) and open requests as JSON-ready data, their view audited.
 
-    A page load always records which requests were shown; a background redraw records only a
-    set of requests this session has not been shown yet (a redraw of the same rows shows
-    nothing new, and would otherwise fill the log on a busy day).
+    The rows shown (their previews quote the patients) and the requests are each recorded with
+    ids only, never the search text; see `_audit_shown` for redraws.
     """
     staff = current_staff(request)
-    status, mine = _inbox_filter(request)
+    filters = _inbox_filter(request)
+    page_number = max(_int_param(request, "page"), 1)
     now, tz = _now(request), _tz(request)
     session = await aiohttp_session.get_session(request)
     with request.app[SESSION_FACTORY].begin() as db:
-        items = queries.list_inbox(db, status=status, assigned_to=staff.id if mine else None)
+        found = queries.inbox_page(db, filters, me=staff.id, now=now, page=page_number,
+                                   phone_region=request.app[SETTINGS].default_phone_region)
         requests = queries.list_requests(db)
-        shown = sorted(r.id for r in requests)
-        digest = hashlib.sha256(json.dumps(shown).encode()).hexdigest()[:16]
-        if shown and (page_view or session.get("requests_seen") != digest):
-            audit.record(db, actor_type="staff", actor_id=staff.id, action="requests_viewed",
-                         subject_type="staff_request", detail={"request_ids": shown[:200]}, now=now)
-            session["requests_seen"] = digest
-    rows = [present.inbox_item(item, tz, now, staff.id) for item in items]
+        _audit_shown(db, session, staff.id, now, page_view=page_view, key="inbox_seen", action="inbox_viewed",
+                     subject_type="conversation", detail_key="conversation_ids",
+                     ids=[item.conversation_id for item in found.items], page=found.page,
+                     searched=bool(filters.search))
+        _audit_shown(db, session, staff.id, now, page_view=page_view, key="requests_seen",
+                     action="requests_viewed", subject_type="staff_request", detail_key="request_ids",
+                     ids=sorted(r.id for r in requests))
+    rows = [present.inbox_item(item, tz, now, staff.id) for item in found.items]
+    shown = _filter_data(filters)
     return {
-        "filter": {"status": status, "mine": mine},
+        "filter": shown,
         "now": now.isoformat(),
         "escalations": rows,
+        "paging": {"page": found.page, "pages": found.pages, "total": found.total,
+                   "url": present.inbox_url(shown, page=found.page),
+                   "previous_url": present.inbox_url(shown, page=found.page - 1) if found.page > 1 else None,
+                   "next_url": present.inbox_url(shown, page=found.page + 1) if found.page < found.pages
+                   else None},
         "requests": [present.request_item(r, tz, now) for r in requests],
         "can_erase": staff.role in ERASURE_ROLES,
-        "counts": {"urgent": sum(1 for r in rows if r["urgent"] and r["status"] != "resolved"),
-                   "waiting": sum(1 for r in rows if r["status"] == "waiting")},
+        "can_bulk_resolve": staff.role in BULK_ROLES,
+        "counts": {"urgent": found.urgent_open, "waiting": sum(1 for r in rows if r["status"] == "waiting")},
     }
 
 
 async def inbox_page(request: web.Request) -> web.Response:
-    """GET /staff: escalated conversations and staff requests."""
+    """GET /staff: escalated conversations (searched, filtered, a page at a time) and staff requests."""
     data = await _inbox_data(request, page_view=True)
     return await render(request, "console/inbox.html", {
         "title": "Inbox", "page": "inbox", "data": data, "filters": present.FILTER_LABELS,
+        "views": present.inbox_views(data["filter"]), "choices": present.inbox_choices(),
+        "staff_choices": _staff_choices(request),
     })
 
 
+def _staff_choices(request: web.Request) -> List[Tuple[int, str]]:
+    """(id, email) of every staff account, for the assignee filter."""
+    with request.app[SESSION_FACTORY]() as db:
+        return queries.staff_choices(db)
+
+
 async def inbox_api(request: web.Request) -> web.Response:
-    """GET /staff/api/inbox: the same as JSON, for live redraws."""
+    """GET /staff/api/inbox: the same as JSON, for live redraws (the same filters and page)."""
     return web.json_response(await _inbox_data(request, page_view=False))
+
+
+@require_role(*BULK_ROLES)
+async def bulk_resolve(request: web.Request) -> web.Response:
+    """POST /staff/inbox/resolve with escalation_id=<id> (repeated): resolve them at once (spam) and give
+    the conversations back to the assistant without telling the patients; each resolution audited."""
+    staff = current_staff(request)
+    if request.content_type == "application/json":
+        fields = await _form(request)
+        values = [v for v in fields.get("escalation_ids", "").replace(",", " ").split() if v]
+        back = safe_next(fields.get("next"))
+    else:
+        form = await request.post()
+        values = [v for v in form.getall("escalation_id", []) if isinstance(v, str)]
+        next_field = form.get("next")
+        back = safe_next(next_field if isinstance(next_field, str) else None)
+    if not values:
+        return await _outcome(request, back, ok=False, status=422, message="Nothing resolved: select some rows first.")
+    if len(values) > MAX_BULK_RESOLVE or not all(v.isdigit() and int(v) <= MAX_DATABASE_INTEGER for v in values):
+        raise web.HTTPBadRequest(text=f"escalation_id must be up to {MAX_BULK_RESOLVE} escalation ids")
+    resolved = await request.app[ROUTER].resolve_quietly([int(v) for v in values], staff.id)
+    count = len(resolved)
+    return await _outcome(request, back, ok=True, message=(
+        f"Resolved {count} conversation{'' if count == 1 else 's'}: the assistant answers them again from their "
+        "next message; the patients were not told." if count else "Nothing resolved: those were already resolved."))
 
 
 # ---- one conversation -----------------------------------------------------------------------
@@ -338,6 +417,8 @@ async def conversation_page(request: web.Request) -> web.Response:
         if before is not None:
             shown["before_message_id"] = before
         _transcript_viewed(db, staff.id, conversation_id, now, **shown)
+        if page.messages:  # the inbox's unread marker: read up to the newest message shown
+            queries.mark_read(db, staff.id, conversation_id, max(m.id for m in page.messages))
         if panel is not None:
             audit.record(db, actor_type="staff", actor_id=staff.id, action="bookings_viewed",
                          subject_type="patient", subject_id=view.patient_id,
@@ -408,6 +489,7 @@ async def conversation_api(request: web.Request) -> web.Response:
         if messages:
             bound = {"before_message_id": before} if before is not None else {"after_message_id": after}
             _transcript_viewed(db, staff.id, conversation_id, now, messages=len(messages), **bound)
+            queries.mark_read(db, staff.id, conversation_id, max(m.id for m in messages))
     return web.json_response({
         "conversation": present.conversation(view, tz, now, staff.id),
         "messages": [present.message(m, tz, now) for m in messages],
@@ -722,6 +804,7 @@ def add_routes(app: web.Application) -> None:
     router.add_post("/staff/logout", logout, name="console_logout")
     router.add_get("/staff", inbox_page, name="console_inbox")
     router.add_get("/staff/api/inbox", inbox_api, name="console_inbox_api")
+    router.add_post("/staff/inbox/resolve", bulk_resolve, name="console_bulk_resolve")
     router.add_get("/staff/events", event_stream, name="console_events")
     router.add_get(r"/staff/conversations/{id:\d+}", conversation_page, name="console_conversation")
     router.add_get(r"/staff/api/conversations/{id:\d+}", conversation_api, name="console_conversation_api")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Optional, Tuple
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -198,3 +198,27 @@ def hand_back(session: Session, conversation: Conversation, staff_user_id: int, 
     audit.record(session, actor_type="staff", actor_id=staff_user_id, action="hand_back",
                  subject_type="conversation", subject_id=conversation.id, now=now)
     return was_staff
+
+
+def resolve_quietly(session: Session, escalation_ids: Iterable[int], staff_user_id: int,
+                    now: datetime) -> List[int]:
+    """Resolve these open escalations (spam, say) and give their conversations to the bot without a
+    word to the patient; each one audited as a hand-back. The conversations resolved, in id order."""
+    ids = sorted(set(escalation_ids))
+    if not ids:
+        return []
+    escalations = session.execute(
+        select(Escalation).where(Escalation.id.in_(ids), Escalation.status.in_(("waiting", "assigned")))
+        .order_by(Escalation.id)).scalars().all()
+    resolved = []
+    for escalation in escalations:
+        conversation = session.get(Conversation, escalation.conversation_id)
+        escalation.status, escalation.resolved_at = "resolved", now
+        escalation.assigned_to = escalation.assigned_to or staff_user_id
+        if conversation is not None:
+            conversation.owner = "bot"
+        audit.record(session, actor_type="staff", actor_id=staff_user_id, action="hand_back",
+                     subject_type="conversation", subject_id=escalation.conversation_id,
+                     detail={"escalation_id": escalation.id, "bulk": True, "patient_told": False}, now=now)
+        resolved.append(escalation.conversation_id)
+    return resolved

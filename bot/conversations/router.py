@@ -683,6 +683,15 @@ class ConversationRouter:
             return False
         return True
 
+    async def resolve_quietly(self, escalation_ids: Sequence[int], staff_user_id: int) -> List[int]:
+        """Resolve open escalations in bulk (spam) and give their conversations back to the bot. The
+        patients are not told: nobody is owed an answer to spam, and a reply would invite more."""
+        with self.sessions.begin() as session:
+            resolved = handoff.resolve_quietly(session, escalation_ids, staff_user_id, self.clock())
+        for conversation_id in resolved:
+            self.events.publish(InboxEvent("handed_back", conversation_id=conversation_id))
+        return resolved
+
     async def _notify(self, ref: ConversationRef, owner: str, notice: str) -> None:
         """Tell a live client about the change of owner (web only; others get messages)."""
         deliverer = self.deliverer_for(ref)

@@ -318,6 +318,7 @@ class Conversation(Base):
         UniqueConstraint("channel", "external_id", name="uq_conversations_channel_external_id"),
         Index("ix_conversations_client_key_created_at", "client_key", "created_at"),
         Index("ix_conversations_created_at", "created_at"),  # analytics: conversations in a range
+        Index("ix_conversations_channel", "channel"),  # the inbox's channel filter
         CheckConstraint(one_of("channel", CHANNELS), name="channel"),
         CheckConstraint(one_of("owner", CONVERSATION_OWNERS), name="owner"),
     )
@@ -347,6 +348,9 @@ class Message(Base):
         CheckConstraint(one_of("author", MESSAGE_AUTHORS), name="author"),
         Index("ix_messages_conversation_id_created_at", "conversation_id", "created_at"),
         Index("ix_messages_author_created_at", "author", "created_at"),  # analytics: patient messages
+        # the inbox: the newest message of a conversation (preview), its newest patient message (unread)
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_conversation_id_author_id", "conversation_id", "author", "id"),
     )
 
 
@@ -398,6 +402,9 @@ class Escalation(Base):
         Index("ix_escalations_created_at", "created_at"),  # analytics: escalations in a range
         # the on-call pager: urgent cases still waiting, oldest first
         Index("ix_escalations_priority_status_created_at", "priority", "status", "created_at"),
+        # the inbox's filters
+        Index("ix_escalations_assigned_to_status", "assigned_to", "status"),
+        Index("ix_escalations_reason_status", "reason", "status"),
     )
 
 
@@ -445,6 +452,17 @@ class StaffNote(Base):
     staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="SET NULL"), nullable=True)
     text = Column(Text, nullable=False)
     created_at = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class ConversationRead(Base):
+    """How far one staff member has read one conversation: the newest message they were shown."""
+
+    __tablename__ = "conversation_reads"
+
+    staff_user_id = Column(Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id = Column(Integer, ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True,
+                             index=True)
+    last_read_message_id = Column(Integer, nullable=False)
 
 
 class CareMessage(Base):

@@ -318,7 +318,7 @@ async def test_the_handoff_action_asks_for_staff_in_its_reply_and_writes_nothing
     dispatcher, events = await run(ActionHandoff(), tracker)
     assert events == []
     assert handoff_requests(dispatcher) == [HandoffRequest(
-        reason="asked_for_person", summary="verified patient; recent topics: request_human", patient_id=1)]
+        reason="asked_for_person", summary="Verified patient. Asked about: Asked for a person", patient_id=1)]
     with clinic.begin() as session:
         assert session.execute(select(func.count(Conversation.id))).scalar_one() == 0
         assert session.execute(select(func.count(Escalation.id))).scalar_one() == 0
@@ -391,3 +391,17 @@ async def test_the_escalation_reason_says_what_the_patient_was_doing(clinic, slo
     await hand_off(tracker)
     with clinic.begin() as session:
         assert session.execute(select(Escalation.reason)).scalar_one() == reason
+
+
+async def test_the_handoff_summary_names_topics_by_their_titles_never_intents_or_payloads(clinic):
+    faq = {"faq": {"response": {"intent_response_key": "faq/sessions_needed"}}}
+    earlier = [{"event": "user", "text": "how many sessions?",
+                "parse_data": user_message("how many sessions?", "faq", response_selector=faq)},
+               {"event": "user", "text": "can I wash?", "parse_data": user_message("can I wash?", "ask_wash_hair")}]
+    tracker = make_tracker(user_message("/request_human", "request_human"), events=earlier,
+                           sender_id="sms:+447700900123")
+    dispatcher, _ = await run(ActionHandoff(), tracker)
+    [request] = handoff_requests(dispatcher)
+    assert request.summary == ("Not verified. Asked about: How many sessions; Washing hair after a session; "
+                               "Asked for a person")
+    assert "request_human" not in request.summary and "ask_" not in request.summary and "faq" not in request.summary

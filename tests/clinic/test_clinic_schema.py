@@ -25,6 +25,7 @@ TABLES = {
     "staff_users", "conversations", "messages", "inbound_receipts", "escalations", "consent_records",
     "staff_notes", "care_messages", "login_failures", "training_examples", "escalation_categories",
     "canned_replies",
+    "conversation_reads",
     "alembic_version",
 }
 

@@ -294,14 +294,48 @@
     return badge;
   }
 
-  function inboxRow(row) {
-    var tr = el("tr", "inbox-row" + (row.urgent ? " urgent" : ""));
+  function selectBox(row, checked) {
+    var td = el("td");
+    if (row.status === "resolved") { return td; }
+    var box = el("input");
+    box.type = "checkbox";
+    box.name = "escalation_id";
+    box.value = row.escalation_id;
+    box.id = "select-" + row.escalation_id;
+    box.setAttribute("form", "bulk-resolve");
+    box.setAttribute("aria-label", "Select " + row.patient_label + ", conversation " + row.conversation_id);
+    box.checked = !!checked;
+    td.appendChild(box);
+    return td;
+  }
+
+  function patientCell(row) {
+    var td = el("td");
+    if (row.unread) {
+      var dot = el("span", "unread-dot");
+      dot.appendChild(el("span", "visually-hidden", "unread"));
+      td.appendChild(dot);
+      td.appendChild(document.createTextNode(" "));
+    }
+    var link = el("a", null, row.patient_label); link.href = row.url; td.appendChild(link);
+    if (row.preview) {
+      var preview = el("div", "sub preview");
+      preview.appendChild(el("span", "preview-author", row.preview_author + ":"));
+      preview.appendChild(document.createTextNode(" " + row.preview));
+      td.appendChild(preview);
+    }
+    return td;
+  }
+
+  function inboxRow(row, selectable, checked) {
+    var tr = el("tr", "inbox-row" + (row.urgent ? " urgent" : "") + (row.unread ? " unread" : ""));
     tr.setAttribute("data-conversation-id", row.conversation_id);
     tr.setAttribute("data-escalation-id", row.escalation_id);
     tr.setAttribute("data-priority", row.priority);
     tr.setAttribute("data-status", row.status);
+    if (selectable) { tr.appendChild(selectBox(row, checked)); }
     var td = el("td"); td.appendChild(priorityBadge(row.urgent)); tr.appendChild(td);
-    td = el("td"); var link = el("a", null, row.patient_label); link.href = row.url; td.appendChild(link); tr.appendChild(td);
+    tr.appendChild(patientCell(row));
     tr.appendChild(el("td", null, row.channel_label));
     td = el("td", null, row.reason_label);
     if (row.summary) { td.appendChild(el("div", "sub", row.summary)); }
@@ -358,12 +392,34 @@
     return tr;
   }
 
+  var inboxPage = Number(new URLSearchParams(window.location.search).get("page")) || 1;
+
+  /* The filter form's non-empty fields, and the page being shown (the same query the server reads). */
   function inboxQuery() {
-    var form = document.getElementById("inbox-filters");
     var params = new URLSearchParams();
-    params.set("status", form.querySelector("#filter-status").value);
-    if (form.querySelector("#filter-mine").checked) { params.set("mine", "1"); }
+    new FormData(document.getElementById("inbox-filters")).forEach(function (value, name) {
+      if (value !== "") { params.set(name, value); }
+    });
+    if (inboxPage > 1) { params.set("page", String(inboxPage)); }
     return params.toString();
+  }
+
+  function drawPaging(paging) {
+    var total = document.getElementById("inbox-total");
+    total.textContent = paging.total + " matching" + (paging.pages > 1 ? ", page " + paging.page + " of " + paging.pages : "");
+    [["inbox-previous", paging.previous_url], ["inbox-next", paging.next_url]].forEach(function (pair) {
+      var link = document.getElementById(pair[0]);
+      link.hidden = !pair[1];
+      link.setAttribute("href", pair[1] || "");
+    });
+    var next = document.querySelector('#bulk-resolve input[name="next"]');
+    if (next) { next.value = paging.url; }
+  }
+
+  function selectedEscalations() {
+    var ids = {};
+    document.querySelectorAll('#inbox-rows input[name="escalation_id"]:checked').forEach(function (box) { ids[box.value] = true; });
+    return ids;
   }
 
   function drawInbox(data) {
@@ -371,10 +427,15 @@
     var body = document.getElementById("inbox-rows");
     var focused = document.activeElement && body.contains(document.activeElement)
       ? document.activeElement.closest("tr").getAttribute("data-conversation-id") : null;
-    body.replaceChildren.apply(body, data.escalations.map(inboxRow));
+    var focusedBox = focused && document.activeElement.matches("input[type=checkbox]");
+    var selected = selectedEscalations(); // a redraw keeps what the staff member ticked
+    body.replaceChildren.apply(body, data.escalations.map(function (row) {
+      return inboxRow(row, data.can_bulk_resolve, selected[String(row.escalation_id)]);
+    }));
+    drawPaging(data.paging);
     document.getElementById("inbox-empty").hidden = data.escalations.length > 0;
     if (focused) {
-      var again = body.querySelector('tr[data-conversation-id="' + focused + '"] a');
+      var again = body.querySelector('tr[data-conversation-id="' + focused + '"] ' + (focusedBox ? "input" : "a"));
       if (again) { again.focus(); }
     }
     var count = document.getElementById("urgent-count");
@@ -395,16 +456,19 @@
 
   function startInbox() {
     var form = document.getElementById("inbox-filters");
-    form.addEventListener("change", function () {
+    function apply() {
+      inboxPage = 1; // new filters start again on the first page
       window.history.replaceState(null, "", "/staff?" + inboxQuery());
       refreshInbox();
-    });
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      window.history.replaceState(null, "", "/staff?" + inboxQuery());
+    }
+    form.addEventListener("change", apply);
+    form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });
+    enhanceForms(function (done) {
+      if (done.id === "bulk-resolve") {
+        document.querySelectorAll('#inbox-rows input[name="escalation_id"]').forEach(function (box) { box.checked = false; });
+      }
       refreshInbox();
     });
-    enhanceForms(refreshInbox);
     live(refreshInbox);
     window.setInterval(tickWaiting, 30000);
   }
