@@ -4,6 +4,7 @@
   run), `postgres_url`, `any_db_url` / `any_session_factory` (each test once per backend).
 - tests/support/settings.py: `settings` over the test's database.
 - tests/support/rows.py: `rows`, builders that put rows into the test's database.
+- tests/support/platforms.py: `platform`, the Twilio and Graph API stand-in on a local port.
 
 And here: `trained_model`, the model `make train` built.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.database", "tests.support.settings", "tests.support.rows"]
+pytest_plugins = ["tests.support.database", "tests.support.settings", "tests.support.rows", "tests.support.platforms"]
 
 TRAINED_MODEL = Path(__file__).resolve().parents[1] / "models" / "clinic.tar.gz"
 

@@ -7,19 +7,16 @@ to record what the page asked for. The application runs with a scripted engine i
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 from typing import Iterator, NamedTuple
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.clinic import staff as staff_accounts
-from tests.bot.fakes import ScriptedEngine
 from tests.reports import save_screenshot
-from tests.support.background import BackgroundAppServer
 from tests.support.clock import START
+from tests.support.console_browser import console_server, sign_in
 
 EMAIL, PASSWORD = "jo@clinic.example", "correct horse battery"
 TITLE = re.compile(r"^Inbox · .* staff console$")
@@ -52,20 +49,11 @@ class Console(NamedTuple):
 @pytest.fixture
 def console(settings, session_factory) -> Iterator[Console]:
     """The application on this test's database, with one staff account."""
-    from bot.app import create_app
-    from bot.console.options import CONSOLE_OPTIONS, ConsoleOptions
 
     with session_factory.begin() as session:
         staff_accounts.create_staff_user(session, EMAIL, PASSWORD, "staff")
-    settings = dataclasses.replace(settings, session_secret=Fernet.generate_key().decode())
-
-    def make_app():
-        app = create_app(settings, engine=ScriptedEngine(), use_default_screen=False)
-        app[CONSOLE_OPTIONS] = ConsoleOptions(poll_seconds=0.2)
-        return app
-
-    with BackgroundAppServer(make_app) as server:
-        yield Console(server.url)
+    with console_server(settings) as url:
+        yield Console(url)
 
 
 def urgent_case(rows, phone: str, minutes_ago: int = 0) -> int:
@@ -76,15 +64,6 @@ def urgent_case(rows, phone: str, minutes_ago: int = 0) -> int:
     return conversation
 
 
-def sign_in(page, console: Console) -> None:
-    page.goto(f"{console.url}/staff/login?next=/staff")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{console.url}/staff")
-    page.wait_for_selector("#live-status:has-text('Live')")
-
-
 def notifications(page) -> list:
     return page.evaluate("() => window.__notifications")
 
@@ -93,7 +72,7 @@ def test_a_new_urgent_case_badges_the_title_notifies_and_sounds_unless_muted(con
     page.context.grant_permissions(["notifications"], origin=console.url)
     page.add_init_script(RECORDER)
     urgent_case(rows, "+447700900101", minutes_ago=20)  # already waiting: counted, not announced
-    sign_in(page, console)
+    sign_in(page, console.url, "/staff", EMAIL, PASSWORD)
     page.wait_for_function("() => document.title.startsWith('(1) ')")
     assert TITLE.match(page.title()[len("(1) "):])
     assert page.locator("#alert-controls").is_visible()
@@ -128,7 +107,7 @@ def test_a_new_urgent_case_badges_the_title_notifies_and_sounds_unless_muted(con
 
 def test_the_badge_follows_on_other_pages_and_permission_is_asked_only_from_the_button(console, page, rows):
     page.add_init_script(RECORDER)
-    sign_in(page, console)
+    sign_in(page, console.url, "/staff", EMAIL, PASSWORD)
     assert page.evaluate("() => Notification.permission") == "default"  # nothing asked on load
     assert page.locator("#alerts-enable").is_visible()
     page.goto(f"{console.url}/staff/teach")

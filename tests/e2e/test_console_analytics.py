@@ -12,14 +12,12 @@ from typing import Iterator, List
 from zoneinfo import ZoneInfo
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.clinic import staff as staff_accounts
-from tests.bot.fakes import ScriptedEngine
 from tests.reports import save_screenshot
 from tests.support.analytics import TIMEZONE, seed_known_figures
-from tests.support.background import BackgroundAppServer
-from tests.support.clock import START, Clock
+from tests.support.clock import START
+from tests.support.console_browser import console_server
 
 EMAIL, PASSWORD = "dr.lee@clinic.example", "correct horse battery"
 
@@ -27,22 +25,13 @@ EMAIL, PASSWORD = "dr.lee@clinic.example", "correct horse battery"
 @pytest.fixture
 def console_url(settings, session_factory) -> Iterator[str]:
     """The application on this test's database, with a clinician's account and the known rows."""
-    from bot.app import create_app
-    from bot.console.options import CONSOLE_OPTIONS, ConsoleOptions
 
     with session_factory.begin() as session:
         staff_accounts.create_staff_user(session, EMAIL, PASSWORD, "clinician")
     seed_known_figures(session_factory)
-    settings = dataclasses.replace(settings, session_secret=Fernet.generate_key().decode(),
-                                   clinic=dataclasses.replace(settings.clinic, timezone=ZoneInfo(TIMEZONE)))
-
-    def make_app():
-        app = create_app(settings, engine=ScriptedEngine(), use_default_screen=False)
-        app[CONSOLE_OPTIONS] = ConsoleOptions(clock=Clock(START), poll_seconds=0.2)
-        return app
-
-    with BackgroundAppServer(make_app) as server:
-        yield server.url
+    settings = dataclasses.replace(settings, clinic=dataclasses.replace(settings.clinic, timezone=ZoneInfo(TIMEZONE)))
+    with console_server(settings, now=START) as url:
+        yield url
 
 
 def test_a_clinician_picks_dates_and_sees_charts_and_tables(console_url, page):

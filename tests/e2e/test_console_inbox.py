@@ -3,20 +3,17 @@ the address keeps the query), ticks spam rows and resolves them at once; nothing
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 from typing import Iterator, List
 
 import pytest
-from cryptography.fernet import Fernet
 from playwright.sync_api import expect
 
 from bot.clinic import staff as staff_accounts
-from tests.bot.fakes import ScriptedEngine
 from tests.reports import save_screenshot
-from tests.support.background import BackgroundAppServer
-from tests.support.clock import START, Clock
+from tests.support.clock import START
+from tests.support.console_browser import console_server
 from tests.support.rows import Rows
 
 EMAIL, PASSWORD = "jo@clinic.example", "correct horse battery"
@@ -45,18 +42,9 @@ def seeded(session_factory) -> dict:
 @pytest.fixture
 def console_url(settings, session_factory, seeded) -> Iterator[str]:
     """The application on this test's database with the seeded rows."""
-    from bot.app import create_app
-    from bot.console.options import CONSOLE_OPTIONS, ConsoleOptions
 
-    settings = dataclasses.replace(settings, session_secret=Fernet.generate_key().decode())
-
-    def make_app():
-        app = create_app(settings, engine=ScriptedEngine(), use_default_screen=False)
-        app[CONSOLE_OPTIONS] = ConsoleOptions(clock=Clock(START), poll_seconds=0.2)
-        return app
-
-    with BackgroundAppServer(make_app) as server:
-        yield server.url
+    with console_server(settings, now=START) as url:
+        yield url
 
 
 def test_search_filter_and_resolve_spam_in_bulk(console_url, seeded, page):

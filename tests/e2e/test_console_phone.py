@@ -7,23 +7,18 @@ Screenshots go to a temporary folder; their paths are printed.
 """
 from __future__ import annotations
 
-import dataclasses
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Iterator, NamedTuple
-from urllib.parse import quote
 
 import pytest
-from cryptography.fernet import Fernet
 from playwright.sync_api import expect
 
 from bot.clinic import canned_replies as canned
 from bot.clinic import staff as staff_accounts
 from tests.bot.console.test_console_conversation import seed_patient
-from tests.bot.fakes import ScriptedEngine
-from tests.support.background import BackgroundAppServer
 from tests.support.clock import START
+from tests.support.console_browser import console_server, sign_in
 
 EMAIL, PASSWORD = "admin@clinic.example", "correct horse battery"
 PHONE = {"width": 390, "height": 844}
@@ -39,8 +34,6 @@ class Console(NamedTuple):
 @pytest.fixture
 def console(settings, session_factory, rows) -> Iterator[Console]:
     """An admin, a verified patient with a web and an SMS conversation (escalated), a canned reply."""
-    from bot.app import create_app
-    from bot.console.options import CONSOLE_OPTIONS, ConsoleOptions
 
     with session_factory.begin() as session:
         admin = staff_accounts.create_staff_user(session, EMAIL, PASSWORD, "admin").id
@@ -55,23 +48,8 @@ def console(settings, session_factory, rows) -> Iterator[Console]:
                      author="patient")
         rows.message(conversation, "The team will answer.", author="bot")
         rows.escalation(conversation, summary="Asked about washing hair after the session, in some detail.")
-    settings = dataclasses.replace(settings, session_secret=Fernet.generate_key().decode())
-
-    def make_app():
-        app = create_app(settings, engine=ScriptedEngine(), use_default_screen=False)
-        app[CONSOLE_OPTIONS] = ConsoleOptions(poll_seconds=0.2)
-        return app
-
-    with BackgroundAppServer(make_app) as server:
-        yield Console(server.url, patient, web, sms)
-
-
-def sign_in(page, console: Console, path: str) -> None:
-    page.goto(f"{console.url}/staff/login?next={quote(path)}")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(path) + "$"))
+    with console_server(settings) as url:
+        yield Console(url, patient, web, sms)
 
 
 SMALL_TAP_TARGETS = """() => Array.from(document.querySelectorAll(
@@ -87,7 +65,7 @@ def test_every_console_page_fits_a_phone(console, browser, tmp_path: Path):
     errors: list = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     try:
-        sign_in(page, console, "/staff")
+        sign_in(page, console.url, "/staff", EMAIL, PASSWORD, live=False)
         pages = {"inbox": "/staff", "conversation": f"/staff/conversations/{console.web}",
                  "patient": f"/staff/patients/{console.patient}", "replies": "/staff/replies",
                  "audit": "/staff/audit"}
@@ -114,7 +92,7 @@ def test_every_console_page_fits_a_phone(console, browser, tmp_path: Path):
 
 
 def test_slash_opens_the_canned_replies_and_enter_inserts_one_filled_in(console, page, settings):
-    sign_in(page, console, f"/staff/conversations/{console.sms}")
+    sign_in(page, console.url, f"/staff/conversations/{console.sms}", EMAIL, PASSWORD, live=False)
     box = page.locator("#reply-text")
     box.click()
     box.type("Hello. /")

@@ -5,22 +5,19 @@ The application runs with a scripted engine (no trained model) in a thread of it
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 from typing import Iterator, NamedTuple
 from urllib.parse import quote
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from bot.clinic import staff as staff_accounts
 from bot.db.models import TrainingExample
-from tests.bot.fakes import ScriptedEngine
 from tests.reports import save_screenshot
-from tests.support.background import BackgroundAppServer
 from tests.support.clock import START
+from tests.support.console_browser import console_server
 
 EMAIL, PASSWORD = "jo@clinic.example", "correct horse battery"
 
@@ -33,23 +30,14 @@ class Console(NamedTuple):
 @pytest.fixture
 def console(settings, session_factory, rows) -> Iterator[Console]:
     """The application on this test's database: a staff account and a short conversation."""
-    from bot.app import create_app
-    from bot.console.options import CONSOLE_OPTIONS, ConsoleOptions
 
     with session_factory.begin() as session:
         staff_accounts.create_staff_user(session, EMAIL, PASSWORD, "staff")
     conversation = rows.conversation()
     rows.message(conversation, "can I dye my hair the week after", at=START)
     rows.message(conversation, "Sorry, I'm not sure I understood.", author="bot", at=START)
-    settings = dataclasses.replace(settings, session_secret=Fernet.generate_key().decode())
-
-    def make_app():
-        app = create_app(settings, engine=ScriptedEngine(), use_default_screen=False)
-        app[CONSOLE_OPTIONS] = ConsoleOptions(poll_seconds=0.2)
-        return app
-
-    with BackgroundAppServer(make_app) as server:
-        yield Console(server.url, conversation)
+    with console_server(settings) as url:
+        yield Console(url, conversation)
 
 
 def test_flag_then_label_by_title_and_dismiss(console, page, rows, session_factory):

@@ -7,20 +7,15 @@ The application runs with a scripted engine (no trained model) in a thread of it
 """
 from __future__ import annotations
 
-import dataclasses
-import re
 from datetime import timedelta
 from typing import Iterator, List, NamedTuple
-from urllib.parse import quote
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.clinic import staff as staff_accounts
-from tests.bot.fakes import ScriptedEngine
 from tests.reports import save_screenshot
-from tests.support.background import BackgroundAppServer
 from tests.support.clock import START
+from tests.support.console_browser import console_server, sign_in
 
 EMAIL, PASSWORD = "jo@clinic.example", "correct horse battery"
 MESSAGES = 120
@@ -35,8 +30,6 @@ class Console(NamedTuple):
 @pytest.fixture
 def console(settings, session_factory, rows) -> Iterator[Console]:
     """The application on this test's database: a staff account and a conversation of 120 messages."""
-    from bot.app import create_app
-    from bot.console.options import CONSOLE_OPTIONS, ConsoleOptions
 
     with session_factory.begin() as session:
         staff_accounts.create_staff_user(session, EMAIL, PASSWORD, "staff")
@@ -45,24 +38,8 @@ def console(settings, session_factory, rows) -> Iterator[Console]:
     with session_factory.begin() as session:
         ids = [rows.message(conversation, f"message {n}", author="patient" if n % 2 else "bot",
                             at=START + timedelta(seconds=n), session=session) for n in range(1, MESSAGES + 1)]
-    settings = dataclasses.replace(settings, session_secret=Fernet.generate_key().decode())
-
-    def make_app():
-        app = create_app(settings, engine=ScriptedEngine(), use_default_screen=False)
-        app[CONSOLE_OPTIONS] = ConsoleOptions(poll_seconds=0.2)
-        return app
-
-    with BackgroundAppServer(make_app) as server:
-        yield Console(server.url, conversation, ids)
-
-
-def sign_in(page, console: Console, path: str) -> None:
-    page.goto(f"{console.url}/staff/login?next={quote(path)}")
-    page.fill("#email", EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(path) + "$"))
-    page.wait_for_selector("#live-status:has-text('Live')")
+    with console_server(settings) as url:
+        yield Console(url, conversation, ids)
 
 
 def shown(page) -> List[str]:
@@ -75,7 +52,7 @@ def numbered(first: int, last: int) -> List[str]:
 
 def test_earlier_messages_load_in_place_and_new_ones_still_arrive(console, page, rows):
     path = f"/staff/conversations/{console.conversation}"
-    sign_in(page, console, path)
+    sign_in(page, console.url, path, EMAIL, PASSWORD)
     assert shown(page) == numbered(71, 120)
     save_screenshot(page, "console-transcript-newest-page")
 
@@ -103,7 +80,7 @@ def test_earlier_messages_load_in_place_and_new_ones_still_arrive(console, page,
 def test_an_earlier_page_keeps_its_messages_and_a_reply_goes_to_the_newest(console, page, rows):
     before = console.message_ids[70]
     path = f"/staff/conversations/{console.conversation}?before={before}"
-    sign_in(page, console, path)
+    sign_in(page, console.url, path, EMAIL, PASSWORD)
     assert shown(page) == numbered(21, 70)
     assert page.locator("#transcript-earlier-note").is_visible()
     save_screenshot(page, "console-transcript-earlier-page", full_page=True)

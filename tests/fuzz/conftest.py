@@ -33,7 +33,6 @@ from tests.support.platforms import (
     TWILIO_AUTH_TOKEN,
     WHATSAPP_APP_SECRET,
     WHATSAPP_VERIFY_TOKEN,
-    PlatformStub,
     graph_base,
 )
 from tests.support.settings import settings_for
@@ -63,14 +62,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture
 def engine(session_factory) -> ScriptedEngine:
     return ScriptedEngine(session_factory)
-
-
-@pytest.fixture
-async def platform(aiohttp_server) -> PlatformStub:
-    stub = PlatformStub()
-    server = await aiohttp_server(stub.app())
-    stub.base = str(server.make_url("")).rstrip("/")
-    return stub
 
 
 @pytest.fixture

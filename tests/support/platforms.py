@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+import pytest
 from aiohttp import web
 
 from tests.support.background import BackgroundAppServer
@@ -144,3 +145,12 @@ class PlatformStub:
             assert asyncio.get_running_loop().time() < deadline, f"only {len(getattr(self, api))} sent"
             await asyncio.sleep(0.02)
         return getattr(self, api)
+
+
+@pytest.fixture
+async def platform(aiohttp_server) -> PlatformStub:
+    """Twilio's and the Graph API's stand-in on a real local port (its `base` is the URL to use)."""
+    stub = PlatformStub()
+    server = await aiohttp_server(stub.app())
+    stub.base = str(server.make_url("")).rstrip("/")
+    return stub

@@ -16,20 +16,12 @@ from bot.channels.twilio import TwilioConfig, TwilioDeliverer
 from bot.db.models import AuditLog, Escalation
 from bot.settings import Settings
 from tests.support.clock import START, Clock
-from tests.support.platforms import TWILIO_AUTH_TOKEN, PlatformStub
+from tests.support.platforms import TWILIO_AUTH_TOKEN
 
 ON_CALL = "+447700900555"
 PUBLIC = "https://bot.clinic.example"
 PATIENT_PHONE = "+447700900123"
 PATIENT_WORDS = "my face is swelling after the injection"
-
-
-@pytest.fixture
-async def platform(aiohttp_server):
-    stub = PlatformStub()
-    server = await aiohttp_server(stub.app())
-    stub.base = str(server.make_url("")).rstrip("/")
-    return stub
 
 
 @pytest.fixture

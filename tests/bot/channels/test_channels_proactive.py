@@ -24,14 +24,6 @@ TEMPLATE = WhatsAppTemplate(twilio_content_sid="HX" + "1" * 32, meta_name="sessi
 
 
 @pytest.fixture
-async def platform(aiohttp_server):
-    stub = PlatformStub()
-    server = await aiohttp_server(stub.app())
-    stub.base = str(server.make_url("")).rstrip("/")
-    return stub
-
-
-@pytest.fixture
 async def http():
     async with aiohttp.ClientSession() as session:
         yield session

@@ -13,7 +13,7 @@ from bot.channels.whatsapp import CloudApiDeliverer, WhatsAppConfig
 from bot.console import care_templates
 from bot.db.models import AuditLog, Message, utcnow
 from bot.settings import Settings
-from tests.support.platforms import WHATSAPP_APP_SECRET, PlatformStub, graph_base
+from tests.support.platforms import WHATSAPP_APP_SECRET, graph_base
 
 PATIENT = "+447700900123"
 
@@ -50,14 +50,6 @@ CARE = CareSettings(kinds={
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, clinic=dataclasses.replace(settings.clinic, care=CARE))
-
-
-@pytest.fixture
-async def platform(aiohttp_server):
-    stub = PlatformStub()
-    server = await aiohttp_server(stub.app())
-    stub.base = str(server.make_url("")).rstrip("/")
-    return stub
 
 
 @pytest.fixture

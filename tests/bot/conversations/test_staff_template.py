@@ -17,21 +17,13 @@ from bot.db.models import AuditLog, Conversation, Message
 from tests.bot.fakes import ScriptedEngine
 from tests.support.clock import START, Clock
 from tests.support.deliverers import RecordingDeliverer
-from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET, PlatformStub, graph_base
+from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET, graph_base
 from tests.support.settings import settings_for
 
 PATIENT = "+447700900123"
 TEXT = "Hello Alex, this is Northfield Hair Clinic: please reply so we can continue our conversation."
 TEMPLATE = WhatsAppTemplate(twilio_content_sid="HX" + "4" * 32, meta_name="please_reply", meta_language="en_GB",
                             variables=("Alex",))
-
-
-@pytest.fixture
-async def platform(aiohttp_server):
-    stub = PlatformStub()
-    server = await aiohttp_server(stub.app())
-    stub.base = str(server.make_url("")).rstrip("/")
-    return stub
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from tests.bot.web.test_webhooks import (  # noqa: F401  (their app: Twilio and 
 NOON = datetime(2026, 12, 8, 11, 0, tzinfo=timezone.utc)
 
 
-async def test_a_reminder_is_sent_once_delivered_and_confirmed_by_the_patients_1(client, platform, rows):  # noqa: F811
+async def test_a_reminder_is_sent_once_delivered_and_confirmed_by_the_patients_1(client, platform, rows):  # noqa: F811  (client)
     patient = rows.patient(phone=PATIENT)
     session_at = NOON + timedelta(hours=23)
     appointment = rows.appointment(rows.course(patient), session_at)

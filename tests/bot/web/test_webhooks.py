@@ -12,18 +12,10 @@ from sqlalchemy import func, select
 from bot.db.models import ConsentRecord, InboundReceipt, Message
 from tests.support import signers
 from tests.support.database import unreachable_database
-from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET, PlatformStub, graph_base
+from tests.support.platforms import TWILIO_AUTH_TOKEN, WHATSAPP_APP_SECRET, graph_base
 
 PATIENT = "+447700900123"
 PUBLIC = "https://bot.clinic.example"
-
-
-@pytest.fixture
-async def platform(aiohttp_server):
-    stub = PlatformStub()
-    server = await aiohttp_server(stub.app())
-    stub.base = str(server.make_url("")).rstrip("/")
-    return stub
 
 
 @pytest.fixture
