@@ -180,6 +180,23 @@ def measure_care() -> dict:
         return json.loads(output.read_text())
 
 
+def measure_console() -> dict:
+    """bench/analytics.py and bench/inbox.py in child processes (PostgreSQL, 100,000 conversations):
+    the analytics figures and the inbox page, by range and by filter (or {"error": ...} each)."""
+    figures: dict = {}
+    for name in ("analytics", "inbox"):
+        output = RESULTS / f"{name}.json"
+        output.unlink(missing_ok=True)
+        command = [sys.executable, "-m", f"bench.{name}"]
+        status = run_to_completion(ManagedProcess(name, command, dict(os.environ), LOGS / f"{name}.log"),
+                                   IN_PROCESS_TIMEOUT_SECONDS)
+        if not output.exists():
+            figures[name] = {"error": f"exit status {status}; see {LOGS / f'{name}.log'}"}
+            continue
+        figures[name] = {**json.loads(output.read_text()), "exit_status": status}
+    return figures
+
+
 def time_training(plan: Plan) -> dict:
     """Seconds of `rasa train --force --fixed-model-name bench` into a temporary folder, or why not."""
     if not plan.train:
@@ -353,6 +370,8 @@ def main() -> int:
     results["encoder"] = measure_encoder()
     logger.info("care messages: planning and sending for 10,000 bookings")
     results["care"] = measure_care()
+    logger.info("staff console: analytics and inbox at 100,000 conversations (PostgreSQL)")
+    results["console"] = measure_console()
     pool = faq_questions()
     pool = spread(pool, plan.calibration_questions) if plan.calibration_questions else pool
     results["configurations"] = {}

@@ -11,8 +11,8 @@ conversations or messages (those ranges must go by the indexes of migration 0014
 
 Needs a PostgreSQL server: TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432; the
 database is created next to its `postgres` database and dropped afterwards). Writes
-bench/results/analytics.json and prints it. Not part of `make bench` (that one loads the model and
-runs servers); run it on its own.
+bench/results/analytics.json and prints it. `make bench` runs it (bench/__main__.py) and judges every
+range against the console's goal (under 1 s); it also runs on its own.
 """
 from __future__ import annotations
 

@@ -166,9 +166,28 @@ def encoder_targets(encoder: Optional[dict]) -> List[dict]:
                  None if added is None else added <= goals.get("added_mb", 0))]
 
 
+ANALYTICS_GOAL_SECONDS = 1.0
+INBOX_GOAL_SECONDS = 0.3
+
+
+def console_targets(console: Optional[dict]) -> List[dict]:
+    """The staff console's goals at 100,000 conversations on PostgreSQL: every analytics range under
+    1 s, and every inbox view and filter (searches included) under 300 ms."""
+    rows: List[dict] = []
+    for name, goal, cases in (("analytics", ANALYTICS_GOAL_SECONDS, "periods"), ("inbox", INBOX_GOAL_SECONDS, "cases")):
+        measured = _get(console, name, cases)
+        if not measured:
+            continue
+        for case, figures in measured.items():
+            seconds = figures.get("seconds")
+            rows.append(_row(f"{name} {case} s", "postgres 100k", seconds, None, f"< {goal} s",
+                             None if seconds is None else seconds < goal))
+    return rows
+
+
 def evaluate_targets(results: dict) -> List[dict]:
     """Every target row, configuration by configuration (replicas: scale-out context and memory)."""
-    rows: List[dict] = encoder_targets(results.get("encoder"))
+    rows: List[dict] = encoder_targets(results.get("encoder")) + console_targets(results.get("console"))
     for name, figures in _ran(results):
         if replicas(figures) > 1:
             rows += scale_out_targets(name, figures, results.get("cpus"))
@@ -404,10 +423,28 @@ def markdown(results: dict) -> str:
     lines += ["", "## Sentence encoder alone (bench/encoder.py)", ""] + encoder_lines(results.get("encoder"))
     lines += ["", "## Care messages (bench/care.py: plan and send for N bookings, recording deliverer)", ""]
     lines += care_lines(results.get("care"))
+    lines += ["", "## Staff console at 100,000 conversations (bench/analytics.py, bench/inbox.py; PostgreSQL)", ""]
+    lines += console_lines(results.get("console"))
     problems = problem_lines(results)
     if problems:
         lines += ["", "## Notes", ""] + problems
     return "\n".join(lines) + "\n"
+
+
+def console_lines(console: Optional[dict]) -> List[str]:
+    """Seconds (best of three), SQL statements and the big tables scanned, per analytics range and inbox case."""
+    if not console:
+        return ["not measured"]
+    rows = []
+    for name, cases in (("analytics", "periods"), ("inbox", "cases")):
+        part = console.get(name) or {}
+        if part.get("error"):
+            rows.append([name, "error", part["error"], "", ""])
+            continue
+        for case, figures in (part.get(cases) or {}).items():
+            rows.append([name, case, figures.get("seconds"), figures.get("statements"),
+                         ", ".join(figures.get("seq_scans") or []) or "none"])
+    return table(["page", "case", "seconds", "SQL statements", "sequential scans"], rows)
 
 
 def care_lines(care: Optional[dict]) -> List[str]:

@@ -165,3 +165,17 @@ def test_a_failed_encoder_measurement_is_reported_not_judged():
     figures["encoder"] = {"error": "exit status 1; see bench/results/logs/encoder.log"}
     assert not [row for row in evaluate_targets(figures) if row["target"].startswith("sentence encoder")]
     assert "failed: exit status 1" in markdown({**figures, "targets": evaluate_targets(figures)})
+
+
+def test_the_console_pages_are_judged_against_their_goals_and_tabled():
+    console = {"analytics": {"periods": {"month": {"seconds": 0.173, "statements": 9, "seq_scans": []},
+                                         "custom_90_days": {"seconds": 1.2, "statements": 9,
+                                                            "seq_scans": ["messages: 411428 rows"]}}},
+               "inbox": {"cases": {"open_page_1": {"seconds": 0.041, "statements": 4, "seq_scans": []},
+                                   "search_text_no_match": {"seconds": 0.54, "statements": 4, "seq_scans": []}}}}
+    rows = {row["target"]: row["result"] for row in evaluate_targets({"console": console})}
+    assert rows == {"analytics month s": "PASS", "analytics custom_90_days s": "MISS",
+                    "inbox open_page_1 s": "PASS", "inbox search_text_no_match s": "MISS"}
+    text = markdown({"console": console, "configurations": {}})
+    assert "| analytics | custom_90_days | 1.2 | 9 | messages: 411428 rows |" in text
+    assert "| inbox | open_page_1 | 0.041 | 4 | none |" in text
