@@ -12,10 +12,9 @@ from bot.care.plan import plan_care
 from bot.care.sender import RouterDeliverers, send_due
 from bot.db.models import Appointment, CareMessage, Message, Patient
 from tests.bot.web.test_delivery_statuses import post_status, status_form
-from tests.bot.web.test_webhooks import (  # noqa: F401  (their app: Twilio and Meta stubbed)
+from tests.bot.web.test_webhooks import (  # noqa: F401  (client: its app, Twilio and Meta on the stub)
     PATIENT,
     client,
-    platform,
     post_twilio,
     sms_form,
 )
