@@ -81,8 +81,10 @@ def test_every_console_page_fits_a_phone(console, browser, tmp_path: Path):
         page.goto(console.url + "/staff")
         first_row = page.locator("#inbox-rows tr").first
         assert first_row.evaluate("row => getComputedStyle(row).display") == "block"  # a stacked card
-        assert "Priority" in first_row.locator("td").first.evaluate(
-            "cell => getComputedStyle(cell, '::before').content")
+        labels = first_row.locator("td").evaluate_all(
+            "cells => cells.map(cell => getComputedStyle(cell, '::before').content)")
+        assert [label for label in labels if label not in ("none", "normal")][:3] == [
+            '"Priority"', '"Patient"', '"Channel"']  # each card's fields named, the select box left bare
         page.goto(console.url + f"/staff/conversations/{console.web}")
         main, side = page.locator(".conversation-main"), page.locator(".conversation-side")
         assert side.bounding_box()["y"] >= main.bounding_box()["y"] + main.bounding_box()["height"] - 1
