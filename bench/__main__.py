@@ -156,33 +156,33 @@ def measure_in_process(plan: Plan) -> dict:
         return json.loads(output.read_text())
 
 
-def measure_encoder() -> dict:
-    """bench/encoder.py in a child process (its figures, or {"error": ...})."""
+def child_figures(name: str, module: str) -> dict:
+    """`python -m <module> <output.json>` in a child process: the figures it wrote, or {"error": ...}."""
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        output = Path(scratch) / "encoder.json"
-        command = [sys.executable, "-m", "bench.encoder", str(output)]
-        status = run_to_completion(ManagedProcess("encoder", command, dict(os.environ), LOGS / "encoder.log"),
+        output = Path(scratch) / f"{name}.json"
+        command = [sys.executable, "-m", module, str(output)]
+        status = run_to_completion(ManagedProcess(name, command, dict(os.environ), LOGS / f"{name}.log"),
                                    IN_PROCESS_TIMEOUT_SECONDS)
         if status != 0 or not output.exists():
-            return {"error": f"exit status {status}; see {LOGS / 'encoder.log'}"}
+            return {"error": f"exit status {status}; see {LOGS / f'{name}.log'}"}
         return json.loads(output.read_text())
+
+
+def measure_encoder() -> dict:
+    """bench/encoder.py in a child process (its figures, or {"error": ...})."""
+    return child_figures("encoder", "bench.encoder")
 
 
 def measure_care() -> dict:
     """bench/care.py in a child process: care messages for 10,000 bookings (or {"error": ...})."""
-    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        output = Path(scratch) / "care.json"
-        command = [sys.executable, "-m", "bench.care", str(output)]
-        status = run_to_completion(ManagedProcess("care", command, dict(os.environ), LOGS / "care.log"),
-                                   IN_PROCESS_TIMEOUT_SECONDS)
-        if status != 0 or not output.exists():
-            return {"error": f"exit status {status}; see {LOGS / 'care.log'}"}
-        return json.loads(output.read_text())
+    return child_figures("care", "bench.care")
 
 
 def measure_console() -> dict:
     """bench/analytics.py and bench/inbox.py in child processes (PostgreSQL, 100,000 conversations):
-    the analytics figures and the inbox page, by range and by filter (or {"error": ...} each)."""
+    the analytics figures and the inbox page, by range and by filter (or {"error": ...} each). Each
+    writes bench/results/<name>.json itself; a non-zero exit with figures (a slow range scanned a big
+    table) keeps the figures and says so."""
     figures: dict = {}
     for name in ("analytics", "inbox"):
         output = RESULTS / f"{name}.json"

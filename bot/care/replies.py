@@ -232,6 +232,11 @@ def answer_reply(session: Session, *, conversation_id: int, channel: str, phone_
     (pressed, or its number) is answered here, as Rasa has no such intent; its other options are
     Rasa's own change requests.
     """
+    if (choice_of(text, pressed_payload, REMINDER_BUTTONS) is None
+            and picked_payload(text, pressed_payload, offered) != CONFIRM_PAYLOAD):
+        # Not an answer to any reminder (the sender stores REMINDER_BUTTONS with each): most messages
+        # stop here, before any query.
+        return None
     reminder = reminder_in_context(session, conversation_id, phone_e164, now)
     if reminder is None:
         stale = picked_payload(text, pressed_payload, offered) == CONFIRM_PAYLOAD
